@@ -1,0 +1,74 @@
+//! The five kinds of API key and what tells them apart on the wire.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyKind {
+    /// One user's token in one workspace; acts with that user's role.
+    Personal,
+    /// A service credential owned by the workspace.
+    Workspace,
+    /// An install token for an automation platform (Zapier, Make, n8n...).
+    Partner,
+    /// Drives the management API and mints portal sessions.
+    Management,
+    /// Belongs to one of the workspace's own customers (`external_id`).
+    Customer,
+}
+
+impl KeyKind {
+    pub const ALL: [KeyKind; 5] = [
+        KeyKind::Personal,
+        KeyKind::Workspace,
+        KeyKind::Partner,
+        KeyKind::Management,
+        KeyKind::Customer,
+    ];
+
+    /// The typed prefix of this kind's secrets, so a scanner (or a person)
+    /// can tell what leaked.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            KeyKind::Personal => "kmp_",
+            KeyKind::Workspace => "kmk_",
+            KeyKind::Partner => "kmi_",
+            KeyKind::Management => "kmm_",
+            KeyKind::Customer => "kmc_",
+        }
+    }
+
+    pub fn from_secret_prefix(prefix: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.prefix() == prefix)
+    }
+
+    /// The value stored in the `kind` column and sent in the `kind` claim.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Personal => "personal",
+            KeyKind::Workspace => "workspace",
+            KeyKind::Partner => "partner",
+            KeyKind::Management => "management",
+            KeyKind::Customer => "customer",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_prefixes_round_trip() {
+        for kind in KeyKind::ALL {
+            assert_eq!(KeyKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(KeyKind::from_secret_prefix(kind.prefix()), Some(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        assert_eq!(KeyKind::parse("admin"), None);
+    }
+}

@@ -1,0 +1,149 @@
+//! API keys as the service sees them: kinds, issuing a new key with its
+//! one-time secret, and authenticating a presented secret.
+
+pub mod kind;
+
+use std::net::IpAddr;
+
+use chrono::NaiveDateTime;
+
+use crate::access::{Role, ScopeSet};
+use crate::db::DbConnection;
+use crate::db::models::{self, api_keys::ApiKey, memberships, users::User};
+use crate::error::ApiError;
+use crate::secrets::Secret;
+
+pub use kind::KeyKind;
+
+/// What a new key is; everything else (id, secret, times) is generated.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub workspace_id: String,
+    pub kind: KeyKind,
+    pub name: String,
+    pub user_id: Option<String>,
+    pub environment: Option<String>,
+    pub partner: Option<String>,
+    pub external_id: Option<String>,
+    pub scopes: ScopeSet,
+    pub created_by: Option<String>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub rate_limit: Option<i32>,
+    pub allowed_cidrs: Option<Vec<ipnet::IpNet>>,
+    pub remaining: Option<i64>,
+}
+
+impl NewKey {
+    /// A key with no scopes, limits or expiry; set the fields that apply.
+    pub fn new(workspace_id: &str, kind: KeyKind, name: &str) -> Self {
+        Self {
+            workspace_id: workspace_id.to_owned(),
+            kind,
+            name: name.to_owned(),
+            user_id: None,
+            environment: None,
+            partner: None,
+            external_id: None,
+            scopes: ScopeSet::default(),
+            created_by: None,
+            expires_at: None,
+            rate_limit: None,
+            allowed_cidrs: None,
+            remaining: None,
+        }
+    }
+}
+
+/// Builds the row of a new key and its secret, which the caller shows once.
+pub fn issue(new: NewKey, now: NaiveDateTime) -> Result<(ApiKey, Secret), ApiError> {
+    let kind = new.kind;
+    let secret = Secret::generate(kind).map_err(|_| ApiError::internal("system random failed"))?;
+    let row = ApiKey {
+        id: models::new_id(),
+        workspace_id: new.workspace_id,
+        kind: kind.as_str().to_owned(),
+        name: new.name,
+        start: secret.start(),
+        secret_digest: secret.digest().as_bytes().to_vec(),
+        previous_secret_digest: None,
+        previous_secret_expires_at: None,
+        user_id: new.user_id,
+        environment: new.environment,
+        partner: new.partner,
+        external_id: new.external_id,
+        scopes: new.scopes.to_space_separated(),
+        created_at: now,
+        created_by: new.created_by,
+        expires_at: new.expires_at,
+        last_used_at: None,
+        usage_count: 0,
+        revoked_at: None,
+        rate_limit: new.rate_limit,
+        allowed_cidrs: new.allowed_cidrs.map(|cidrs| {
+            cidrs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
+        remaining: new.remaining,
+    };
+    Ok((row, secret))
+}
+
+/// The owner of a personal key and their role now.
+#[derive(Debug, Clone)]
+pub struct KeyOwner {
+    pub user: User,
+    pub role: Role,
+}
+
+/// A secret that checked out: the key and, for personal keys, its owner.
+pub struct AuthenticatedKey {
+    pub key: ApiKey,
+    pub owner: Option<KeyOwner>,
+}
+
+/// Authenticates a presented secret: known, not revoked, not expired, its
+/// owner still a member (personal keys), and the caller inside its
+/// `allowed_cidrs`. Shared by the exchange and by direct use on the API.
+pub fn authenticate(
+    conn: &mut DbConnection,
+    secret: &Secret,
+    client_ip: Option<IpAddr>,
+    now: NaiveDateTime,
+) -> Result<AuthenticatedKey, ApiError> {
+    let digest = secret.digest();
+    let key = models::api_keys::find_by_digest(conn, digest.as_bytes(), now)?
+        .ok_or(ApiError::InvalidApiKey)?;
+    let digest_matches = digest.matches(&key.secret_digest)
+        | key
+            .previous_secret_digest
+            .as_deref()
+            .is_some_and(|d| digest.matches(d));
+    if !digest_matches || key.revoked_at.is_some() {
+        return Err(ApiError::InvalidApiKey);
+    }
+    if key.is_expired_at(now) {
+        return Err(ApiError::ApiKeyExpired);
+    }
+    let owner = match key.kind() {
+        KeyKind::Personal => Some(owner_of(conn, &key)?),
+        _ => None,
+    };
+    if let Some(allowed) = key.allowed_cidrs()
+        && !client_ip.is_some_and(|ip| allowed.iter().any(|cidr| cidr.contains(&ip)))
+    {
+        return Err(ApiError::IpNotAllowed);
+    }
+    Ok(AuthenticatedKey { key, owner })
+}
+
+/// A personal key works only while its user is still a member.
+fn owner_of(conn: &mut DbConnection, key: &ApiKey) -> Result<KeyOwner, ApiError> {
+    let user_id = key.user_id.as_deref().ok_or(ApiError::InvalidApiKey)?;
+    let user = models::users::find(conn, user_id)?.ok_or(ApiError::InvalidApiKey)?;
+    let role =
+        memberships::role_of(conn, &key.workspace_id, user_id)?.ok_or(ApiError::InvalidApiKey)?;
+    Ok(KeyOwner { user, role })
+}

@@ -1,0 +1,205 @@
+//! Database access: one connection type over SQLite and PostgreSQL, a pool
+//! that picks the backend from the URL scheme, and the embedded migrations.
+//!
+//! Handlers never touch a connection on an async worker: they call [`run`],
+//! which checks one out on actix's blocking thread pool.
+
+pub mod models;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::ApiError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Serialises migrations between replicas starting at once on one PostgreSQL.
+const MIGRATION_LOCK_ID: i64 = 0x006b_6579_6d69_6e74; // "keymint" in ASCII
+
+/// How long a request waits for a connection before answering 503: the
+/// database is treated as unreachable, and requests fail closed.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    // Last, as the derive tries variants in order and SQLite accepts any path.
+    Sqlite(SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+
+/// Where the database lives, parsed from `DATABASE_URL`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Target {
+    Sqlite { path: String },
+    Postgres { url: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(
+        "unsupported DATABASE_URL: use sqlite://PATH or postgres://USER@HOST/DB (got scheme {0:?})"
+    )]
+    UnsupportedUrl(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] ConnectionError),
+    #[error("cannot open a connection pool: {0}")]
+    Pool(#[from] r2d2::PoolError),
+    #[error("migrations failed: {0}")]
+    Migrate(String),
+    #[error("database error during setup: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Self, SetupError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            // `:memory:` would give every pooled connection its own database.
+            if path.is_empty() || path.contains(":memory:") {
+                return Err(SetupError::UnsupportedUrl("sqlite in-memory".into()));
+            }
+            Ok(Target::Sqlite {
+                path: path.to_owned(),
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Target::Postgres {
+                url: url.to_owned(),
+            })
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default();
+            Err(SetupError::UnsupportedUrl(scheme.to_owned()))
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Target::Sqlite { .. } => "sqlite",
+            Target::Postgres { .. } => "postgres",
+        }
+    }
+}
+
+/// r2d2 manager that connects to the backend named by the URL scheme, so a
+/// PostgreSQL outage reports PostgreSQL's own error instead of falling
+/// through to another backend.
+pub struct Manager {
+    target: Target,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectionError> {
+        match &self.target {
+            Target::Postgres { url } => PgConnection::establish(url).map(DbConnection::Pg),
+            Target::Sqlite { path } => {
+                let mut conn = SqliteConnection::establish(path)?;
+                // busy_timeout first: switching to WAL may itself wait on a lock.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// Opens a pool on `url`, first connecting once directly so that a bad URL or
+/// an unreachable server fails with the backend's own message.
+pub fn connect(url: &str, max_size: u32) -> Result<Pool, SetupError> {
+    let manager = Manager {
+        target: Target::parse(url)?,
+    };
+    manager.connect()?;
+    Ok(r2d2::Pool::builder()
+        .max_size(max_size)
+        // Grow on demand rather than opening every connection at start.
+        .min_idle(Some(max_size.min(2)))
+        .connection_timeout(CHECKOUT_TIMEOUT)
+        .build(manager)?)
+}
+
+/// Applies pending migrations of the pool's backend; returns how many ran.
+pub fn migrate(pool: &Pool) -> Result<usize, SetupError> {
+    let mut conn = pool.get()?;
+    let migrate_err =
+        |e: Box<dyn std::error::Error + Send + Sync>| SetupError::Migrate(e.to_string());
+    match &mut *conn {
+        DbConnection::Sqlite(conn) => Ok(conn
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map_err(migrate_err)?
+            .len()),
+        DbConnection::Pg(conn) => {
+            conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))?;
+            let ran = conn
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|m| m.len());
+            conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"))?;
+            ran.map_err(migrate_err)
+        }
+    }
+}
+
+/// Whether the database answers now: `/readyz`.
+pub fn ping(pool: &Pool) -> bool {
+    pool.get()
+        .is_ok_and(|mut conn| conn.batch_execute("SELECT 1").is_ok())
+}
+
+/// Runs blocking database work on actix's blocking pool with a pooled
+/// connection. A pool that cannot hand out a connection is a 503.
+pub async fn run<T, F>(pool: &Pool, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend_by_scheme() {
+        assert!(matches!(
+            Target::parse("sqlite://keymint.db").unwrap(),
+            Target::Sqlite { path } if path == "keymint.db"
+        ));
+        assert!(matches!(
+            Target::parse("sqlite:///var/lib/keymint.db").unwrap(),
+            Target::Sqlite { path } if path == "/var/lib/keymint.db"
+        ));
+        assert_eq!(
+            Target::parse("postgresql://u@h/db").unwrap().backend_name(),
+            "postgres"
+        );
+        assert!(Target::parse("mysql://u@h/db").is_err());
+        assert!(Target::parse("sqlite://:memory:").is_err());
+        assert!(Target::parse("keymint.db").is_err());
+    }
+}

@@ -1,0 +1,369 @@
+//! The error model of the contract in one place: every failure a handler can
+//! return, its HTTP status, its `error` code and its one-sentence `detail`.
+//!
+//! Internal causes are logged here and never serialised: a response carries
+//! no SQL, no stack trace and no secret.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// One invalid field of a request body (`422 validation_error`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("Missing or malformed Authorization header.")]
+    Unauthorized,
+    #[error("Invalid email or password.")]
+    InvalidCredentials,
+    #[error("The API key is not recognized.")]
+    InvalidApiKey,
+    #[error("The client_id does not match the presented secret.")]
+    InvalidClient,
+    #[error("The API key has expired.")]
+    ApiKeyExpired,
+    #[error("The token is invalid or expired.")]
+    InvalidToken,
+    #[error("The requested scope exceeds the scopes of the key.")]
+    InvalidScope,
+    #[error("The credential belongs to a different workspace.")]
+    AccountMismatch,
+    #[error("{0}")]
+    InsufficientPermissions(String),
+    #[error("Requests with this key are not allowed from this address.")]
+    IpNotAllowed,
+    #[error("The API key has no uses left.")]
+    UsageExceeded,
+    #[error("This endpoint is served over HTTPS only.")]
+    HttpsRequired,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("This route does not accept that method.")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("The request body is larger than {limit} bytes.")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("The request has invalid fields.")]
+    Validation(Vec<FieldError>),
+    #[error("Rate limit exceeded.")]
+    RateLimited { limit: u32, retry_after_secs: u64 },
+    #[error("The service cannot reach its database; try again shortly.")]
+    Unavailable,
+    #[error("The service has no signing key ready; try again shortly.")]
+    NoSigningKey,
+    /// An error of an OAuth request form, reported with an RFC 6749 `code`
+    /// and `error_description` (see [`ApiError::in_oauth_form`]).
+    #[error("{source}")]
+    OAuth {
+        code: &'static str,
+        source: Box<ApiError>,
+        /// The client authenticated with HTTP Basic: challenge with Basic.
+        basic_challenge: bool,
+    },
+    /// Anything unexpected. The cause is logged, never sent.
+    #[error("An internal error occurred.")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        ApiError::NotFound(format!("No such {what}."))
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string())
+    }
+
+    /// Re-expresses an error for the OAuth forms of `/auth/token`: a bad
+    /// credential is `invalid_client` for client_credentials, and a bad
+    /// subject token `invalid_request` for token exchange (RFC 8693 2.2.2);
+    /// other failures keep their code and gain `error_description`.
+    pub fn in_oauth_form(self, bad_credential_code: &'static str, basic_challenge: bool) -> Self {
+        let code = match &self {
+            ApiError::Unauthorized
+            | ApiError::InvalidApiKey
+            | ApiError::ApiKeyExpired
+            | ApiError::InvalidClient => bad_credential_code,
+            ApiError::Validation(_) => "invalid_request",
+            ApiError::OAuth { .. } => return self,
+            other => other.code(),
+        };
+        ApiError::OAuth {
+            code,
+            source: Box::new(self),
+            basic_challenge,
+        }
+    }
+
+    /// The contract's `error` code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::OAuth { code, .. } => code,
+            ApiError::InvalidRequest(_) => "invalid_request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::InvalidApiKey => "invalid_api_key",
+            ApiError::InvalidClient => "invalid_client",
+            ApiError::ApiKeyExpired => "api_key_expired",
+            ApiError::InvalidToken => "invalid_token",
+            ApiError::InvalidScope => "invalid_scope",
+            ApiError::AccountMismatch => "api_key_account_mismatch",
+            ApiError::InsufficientPermissions(_) => "insufficient_permissions",
+            ApiError::IpNotAllowed => "ip_not_allowed",
+            ApiError::UsageExceeded => "usage_exceeded",
+            ApiError::HttpsRequired => "https_required",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Validation(_) => "validation_error",
+            ApiError::RateLimited { .. } => "rate_limit_exceeded",
+            ApiError::Unavailable | ApiError::NoSigningKey => "unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The text sent as `detail`: the Display text, except for internal
+    /// errors, whose cause stays in the log.
+    pub fn detail(&self) -> String {
+        match self {
+            ApiError::Internal(_) => "An internal error occurred.".to_owned(),
+            ApiError::OAuth { source, .. } => source.detail(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The JSON body: `{"error", "detail"}` plus what the code adds.
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({ "error": self.code(), "detail": self.detail() });
+        match self {
+            ApiError::Validation(errors) => body["errors"] = serde_json::json!(errors),
+            ApiError::RateLimited {
+                limit,
+                retry_after_secs,
+            } => {
+                body["limit"] = serde_json::json!(limit);
+                body["retryAfter"] = serde_json::json!(retry_after_secs);
+            }
+            ApiError::OAuth { code, source, .. } => {
+                body = source.body();
+                body["error"] = serde_json::json!(code);
+                body["error_description"] = body["detail"].clone();
+            }
+            _ => {}
+        }
+        body
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::OAuth { code, source, .. } => match *code {
+                "invalid_client" => StatusCode::UNAUTHORIZED,
+                "invalid_request"
+                | "invalid_grant"
+                | "invalid_scope"
+                | "unsupported_grant_type" => StatusCode::BAD_REQUEST,
+                _ => source.status_code(),
+            },
+            ApiError::InvalidRequest(_) | ApiError::InvalidScope => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized
+            | ApiError::InvalidCredentials
+            | ApiError::InvalidApiKey
+            | ApiError::InvalidClient
+            | ApiError::ApiKeyExpired
+            | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
+            ApiError::AccountMismatch
+            | ApiError::InsufficientPermissions(_)
+            | ApiError::IpNotAllowed
+            | ApiError::UsageExceeded
+            | ApiError::HttpsRequired => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable | ApiError::NoSigningKey => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (innermost, basic_challenge) = match self {
+            ApiError::OAuth {
+                source,
+                basic_challenge,
+                ..
+            } => (&**source, *basic_challenge),
+            other => (other, false),
+        };
+        if let ApiError::Internal(cause) = innermost {
+            log::error!("internal error: {cause}");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if self.status_code() == StatusCode::UNAUTHORIZED {
+            let challenge = if basic_challenge {
+                "Basic realm=\"keymint\""
+            } else {
+                "Bearer"
+            };
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            ));
+        }
+        if let ApiError::RateLimited {
+            retry_after_secs, ..
+        } = innermost
+        {
+            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        response.json(self.body())
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match error {
+            Error::NotFound => ApiError::NotFound("Not found.".to_owned()),
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                ApiError::Conflict("It already exists.".to_owned())
+            }
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | Error::BrokenTransactionManager => {
+                log::warn!("database connection lost: {error}");
+                ApiError::Unavailable
+            }
+            other => ApiError::internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<r2d2::Error> for ApiError {
+    fn from(error: r2d2::Error) -> Self {
+        log::warn!("no database connection: {error}");
+        ApiError::Unavailable
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(error: actix_web::error::BlockingError) -> Self {
+        ApiError::internal(format!("blocking task: {error}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn body_of(error: &ApiError) -> serde_json::Value {
+        let bytes = error.error_response().into_body().try_into_bytes().unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn internal_causes_never_reach_the_body() {
+        let error = ApiError::internal("SELECT secret FROM api_keys failed");
+        assert_eq!(error.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = body_of(&error);
+        assert!(!body.to_string().contains("SELECT"), "{body}");
+        assert_eq!(body["error"], "internal_error");
+    }
+
+    #[test]
+    fn unauthorized_answers_carry_www_authenticate() {
+        let response = ApiError::InvalidApiKey.error_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            "Bearer"
+        );
+    }
+
+    #[test]
+    fn rate_limits_and_validation_add_their_fields() {
+        let limited = ApiError::RateLimited {
+            limit: 10,
+            retry_after_secs: 1,
+        };
+        assert_eq!(
+            limited
+                .error_response()
+                .headers()
+                .get(header::RETRY_AFTER)
+                .unwrap(),
+            "1"
+        );
+        assert_eq!(body_of(&limited)["retryAfter"], 1);
+        let invalid = body_of(&ApiError::validation("expires_in", "must be positive"));
+        assert_eq!(invalid["errors"][0]["field"], "expires_in");
+    }
+
+    #[test]
+    fn oauth_forms_get_rfc6749_codes_and_a_description() {
+        let basic = ApiError::InvalidApiKey.in_oauth_form("invalid_client", true);
+        let response = basic.error_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            "Basic realm=\"keymint\""
+        );
+        let body = body_of(&basic);
+        assert_eq!(body["error"], "invalid_client");
+        assert_eq!(body["error_description"], body["detail"]);
+
+        let exchange = ApiError::InvalidApiKey.in_oauth_form("invalid_request", false);
+        assert_eq!(exchange.status_code(), StatusCode::BAD_REQUEST);
+        let scope = ApiError::InvalidScope.in_oauth_form("invalid_client", false);
+        assert_eq!(
+            (scope.status_code(), scope.code()),
+            (StatusCode::BAD_REQUEST, "invalid_scope")
+        );
+        let limited = ApiError::UsageExceeded.in_oauth_form("invalid_client", false);
+        assert_eq!(limited.status_code(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn pool_and_lost_connections_fail_closed() {
+        let lost = diesel::result::Error::BrokenTransactionManager;
+        assert_eq!(
+            ApiError::from(lost).status_code(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            ApiError::from(diesel::result::Error::NotFound).status_code(),
+            StatusCode::NOT_FOUND
+        );
+    }
+}

@@ -1,0 +1,261 @@
+//! `POST /auth/token`: the four request forms of the contract, all resolved
+//! into one [`ExchangeRequest`]:
+//! 1. JSON `{"email", "secret", ...}`;
+//! 2. `Authorization: Bearer <secret>` or `X-Api-Key`, empty body;
+//! 3. OAuth2 `client_credentials` (client_secret_post or client_secret_basic);
+//! 4. RFC 8693 token exchange with the secret as `subject_token`.
+
+use actix_web::http::header::{self, ContentType};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::client::client_ip;
+use super::credentials::{self, Authorization};
+use crate::error::ApiError;
+use crate::exchange::{self, ExchangeRequest, IssuedToken};
+use crate::state::AppState;
+
+pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub const API_KEY_TOKEN_TYPE: &str = "urn:keymint:params:oauth:token-type:api-key";
+pub const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// Which form a request used: it decides how errors are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Json,
+    Header,
+    ClientCredentials { basic: bool },
+    TokenExchange,
+}
+
+impl Form {
+    fn report(self, error: ApiError) -> ApiError {
+        match self {
+            Form::Json | Form::Header => error,
+            Form::ClientCredentials { basic } => error.in_oauth_form("invalid_client", basic),
+            Form::TokenExchange => error.in_oauth_form("invalid_request", false),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u32,
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<&'static str>,
+}
+
+pub async fn token(
+    request: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (mut exchange_request, form) = parse(&request, &body)?;
+    exchange_request.client_ip = client_ip(&request, &state.config.trusted_proxies);
+    let issued: IssuedToken = exchange::exchange(&state, exchange_request)
+        .await
+        .map_err(|error| form.report(error))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .content_type(ContentType::json())
+        .json(TokenResponse {
+            access_token: issued.access_token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            scope: issued.scope,
+            issued_token_type: (form == Form::TokenExchange).then_some(JWT_TOKEN_TYPE),
+        }))
+}
+
+fn parse(request: &HttpRequest, body: &[u8]) -> Result<(ExchangeRequest, Form), ApiError> {
+    let content_type = request.content_type().to_ascii_lowercase();
+    if body.iter().all(u8::is_ascii_whitespace)
+        && content_type != "application/x-www-form-urlencoded"
+    {
+        let secret = credentials::bearer_or_api_key(request)?.ok_or(ApiError::Unauthorized)?;
+        return Ok((
+            ExchangeRequest {
+                secret,
+                ..Default::default()
+            },
+            Form::Header,
+        ));
+    }
+    match content_type.as_str() {
+        "application/json" => parse_json(request, body).map(|r| (r, Form::Json)),
+        "application/x-www-form-urlencoded" => parse_form(request, body),
+        _ => Err(ApiError::UnsupportedMediaType(
+            "Send application/json, application/x-www-form-urlencoded, or no body with a Bearer header."
+                .to_owned(),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct JsonBody {
+    secret: Option<String>,
+    email: Option<String>,
+    scope: Option<String>,
+    audience: Option<String>,
+    expires_in: Option<i64>,
+}
+
+fn parse_json(request: &HttpRequest, body: &[u8]) -> Result<ExchangeRequest, ApiError> {
+    let body: JsonBody = super::json::parse(body)?;
+    let from_header = credentials::bearer_or_api_key(request)?;
+    let secret = match (body.secret, from_header) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::InvalidRequest(
+                "The body and the Authorization header carry different secrets.".to_owned(),
+            ));
+        }
+        (Some(secret), _) | (None, Some(secret)) => secret,
+        (None, None) => {
+            return Err(ApiError::InvalidRequest(
+                "The field secret is required.".to_owned(),
+            ));
+        }
+    };
+    Ok(ExchangeRequest {
+        secret,
+        email: body.email,
+        scope: body.scope,
+        audience: body.audience,
+        expires_in: body.expires_in,
+        ..Default::default()
+    })
+}
+
+/// The parameters of a form body. RFC 6749 3.2: none may repeat.
+struct FormParams(Vec<(String, String)>);
+
+impl FormParams {
+    fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|_| ApiError::InvalidRequest("The form body is malformed.".to_owned()))?;
+        for (index, (name, _)) in pairs.iter().enumerate() {
+            if pairs[..index].iter().any(|(earlier, _)| earlier == name) {
+                return Err(ApiError::InvalidRequest(format!(
+                    "The parameter {name} is repeated."
+                )));
+            }
+        }
+        Ok(Self(pairs))
+    }
+
+    /// A parameter's value; an empty value counts as absent (RFC 6749 3.1).
+    fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(key, value)| key == name && !value.is_empty())
+            .map(|(_, value)| value.clone())
+    }
+
+    fn require(&self, name: &str) -> Result<String, ApiError> {
+        self.get(name)
+            .ok_or_else(|| ApiError::InvalidRequest(format!("The parameter {name} is required.")))
+    }
+
+    fn expires_in(&self) -> Result<Option<i64>, ApiError> {
+        self.get("expires_in")
+            .map(|text| {
+                text.parse().map_err(|_| {
+                    ApiError::validation("expires_in", "must be a whole number of seconds")
+                })
+            })
+            .transpose()
+    }
+}
+
+fn parse_form(request: &HttpRequest, body: &[u8]) -> Result<(ExchangeRequest, Form), ApiError> {
+    let basic = matches!(
+        credentials::authorization(request),
+        Ok(Some(Authorization::Basic { .. }))
+    );
+    // Until the grant is known, report errors as client_credentials would.
+    let provisional = Form::ClientCredentials { basic };
+    let params = FormParams::parse(body).map_err(|e| provisional.report(e))?;
+    let grant = params.get("grant_type").ok_or_else(|| {
+        provisional.report(ApiError::InvalidRequest(
+            "The parameter grant_type is required.".to_owned(),
+        ))
+    })?;
+    let form = match grant.as_str() {
+        GRANT_CLIENT_CREDENTIALS => provisional,
+        GRANT_TOKEN_EXCHANGE => Form::TokenExchange,
+        _ => {
+            return Err(ApiError::OAuth {
+                code: "unsupported_grant_type",
+                source: Box::new(ApiError::InvalidRequest(format!(
+                    "The grant_type must be {GRANT_CLIENT_CREDENTIALS} or {GRANT_TOKEN_EXCHANGE}."
+                ))),
+                basic_challenge: false,
+            });
+        }
+    };
+    let parsed = match form {
+        Form::TokenExchange => token_exchange(&params),
+        _ => client_credentials(request, &params),
+    };
+    parsed
+        .map(|r| (r, form))
+        .map_err(|error| form.report(error))
+}
+
+fn client_credentials(
+    request: &HttpRequest,
+    params: &FormParams,
+) -> Result<ExchangeRequest, ApiError> {
+    let (client_id, secret) = match credentials::authorization(request)? {
+        Some(Authorization::Basic { user, password }) => {
+            if params.get("client_secret").is_some() {
+                return Err(ApiError::InvalidRequest(
+                    "Use one client authentication method, not Basic and client_secret.".to_owned(),
+                ));
+            }
+            (Some(user), password)
+        }
+        Some(Authorization::Bearer(_)) => return Err(ApiError::Unauthorized),
+        None => (params.get("client_id"), params.require("client_secret")?),
+    };
+    Ok(ExchangeRequest {
+        secret,
+        email: params.get("email"),
+        client_id,
+        scope: params.get("scope"),
+        audience: params.get("audience"),
+        expires_in: params.expires_in()?,
+        ..Default::default()
+    })
+}
+
+fn token_exchange(params: &FormParams) -> Result<ExchangeRequest, ApiError> {
+    let subject_token = params.require("subject_token")?;
+    if params.require("subject_token_type")? != API_KEY_TOKEN_TYPE {
+        return Err(ApiError::InvalidRequest(format!(
+            "The subject_token_type must be {API_KEY_TOKEN_TYPE}."
+        )));
+    }
+    if let Some(wanted) = params.get("requested_token_type")
+        && wanted != JWT_TOKEN_TYPE
+        && wanted != ACCESS_TOKEN_TYPE
+    {
+        return Err(ApiError::InvalidRequest(format!(
+            "Only {JWT_TOKEN_TYPE} tokens are issued."
+        )));
+    }
+    Ok(ExchangeRequest {
+        secret: subject_token,
+        email: params.get("email"),
+        scope: params.get("scope"),
+        audience: params.get("audience"),
+        expires_in: params.expires_in()?,
+        ..Default::default()
+    })
+}

@@ -1,0 +1,61 @@
+//! What downstream services read to verify tokens offline: the JWKS and the
+//! authorization-server metadata (RFC 8414, and its OpenID twin).
+
+use actix_web::http::header::{self, ContentType};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use serde_json::json;
+
+use super::token::{GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE};
+use crate::state::AppState;
+
+/// How long verifiers may cache the JWKS. Key rotation waits longer than
+/// this before a new key signs, so every verifier has it in time.
+pub const JWKS_MAX_AGE_SECS: u32 = 300;
+
+pub async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let jwks = state.signing.jwks(Utc::now());
+    let cache_control = format!("public, max-age={JWKS_MAX_AGE_SECS}");
+    let not_modified = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|tags| {
+            tags.split(',').any(|tag| {
+                let tag = tag.trim();
+                tag == "*" || tag.trim_start_matches("W/") == jwks.etag
+            })
+        });
+    let mut response = if not_modified {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .insert_header((header::ETAG, jwks.etag));
+    if not_modified {
+        response.finish()
+    } else {
+        response.content_type(ContentType::json()).body(jwks.body)
+    }
+}
+
+/// RFC 8414 metadata; served at both well-known addresses.
+pub async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
+    let issuer = &state.issuer;
+    HttpResponse::Ok()
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("public, max-age={JWKS_MAX_AGE_SECS}"),
+        ))
+        .json(json!({
+            "issuer": issuer,
+            "token_endpoint": format!("{issuer}/auth/token"),
+            "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+            "grant_types_supported": [GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "response_types_supported": [],
+            "scopes_supported": crate::access::all_keymint_scopes(),
+        }))
+}

@@ -1,0 +1,25 @@
+//! keymint: a self-hostable token-exchange identity service.
+//!
+//! Clients exchange a long-lived API secret at `POST /auth/token` for a
+//! short-lived JWT; downstream services verify it offline against
+//! `/.well-known/jwks.json`. The binary is a thin wrapper over
+//! [`cli::run`]; tests start the same [`server::Server`] on port 0.
+
+pub mod access;
+pub mod api_keys;
+pub mod bootstrap;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod exchange;
+pub mod http;
+pub mod passwords;
+pub mod secrets;
+pub mod server;
+pub mod signing;
+pub mod state;
+pub mod tls;
+pub mod tokens;
+pub mod usage;

@@ -1,0 +1,203 @@
+//! Starting and running the service: everything `keymint serve` does, as a
+//! library so integration tests run the very same server on port 0.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::middleware::{Logger, from_fn};
+use actix_web::{App, HttpServer, web};
+use chrono::Duration as ChronoDuration;
+
+use crate::bootstrap::{self, Bootstrapped};
+use crate::config::{Config, ConfigError, redact_url};
+use crate::db::{self, SetupError};
+use crate::error::ApiError;
+use crate::signing::{SigningKeys, StoreError};
+use crate::state::AppState;
+use crate::usage::UsageBuffer;
+use crate::{http, tls, tokens};
+
+/// How often the keys folder is re-read; the contract allows 10 s.
+const KEY_RELOAD_PERIOD: Duration = Duration::from_secs(5);
+/// How often buffered usage counts are written.
+const USAGE_FLUSH_PERIOD: Duration = Duration::from_secs(5);
+/// Connections per replica. SQLite writes serialise anyway; reads run in
+/// parallel under WAL.
+const POOL_SIZE: u32 = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Database(#[from] SetupError),
+    #[error("signing keys: {0}")]
+    Keys(#[from] StoreError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("bootstrap: {0}")]
+    Bootstrap(ApiError),
+}
+
+/// A server that is set up and bound, not yet serving.
+pub struct Server {
+    state: web::Data<AppState>,
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
+    usage_flush_period: Duration,
+    /// Set when this start bootstrapped an empty database.
+    pub bootstrapped: Option<Bootstrapped>,
+}
+
+impl Server {
+    /// Connects and migrates the database, loads (or creates) signing keys,
+    /// binds the listener and, on an empty database, bootstraps. Blocking.
+    pub fn build(config: Config) -> Result<Self, StartError> {
+        config.validate()?;
+        tokens::provider::install();
+        let pool = db::connect(&config.database_url, POOL_SIZE)?;
+        let migrated = db::migrate(&pool)?;
+        log::info!(
+            "database {} ready ({migrated} migrations applied)",
+            redact_url(&config.database_url)
+        );
+        let max_ttl = ChronoDuration::seconds(i64::from(config.token_max_ttl));
+        let signing = SigningKeys::open_or_create(&config.keys_dir, config.signing_alg, max_ttl)?;
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(tls::server_config(cert, key).map_err(StartError::Tls)?)
+            }
+            _ => None,
+        };
+        let listener = TcpListener::bind(&config.bind).map_err(|source| StartError::Bind {
+            address: config.bind.clone(),
+            source,
+        })?;
+        let bootstrapped = if config.auto_bootstrap {
+            let mut conn = pool.get().map_err(|e| StartError::Bootstrap(e.into()))?;
+            bootstrap::bootstrap_if_empty(&mut conn).map_err(StartError::Bootstrap)?
+        } else {
+            None
+        };
+        let issuer =
+            config.issuer_for(listener.local_addr().map_err(|source| StartError::Bind {
+                address: config.bind.clone(),
+                source,
+            })?);
+        let state = AppState {
+            config,
+            issuer,
+            pool,
+            signing,
+            usage: UsageBuffer::default(),
+        };
+        Ok(Self {
+            state: web::Data::new(state),
+            listener,
+            tls,
+            usage_flush_period: USAGE_FLUSH_PERIOD,
+            bootstrapped,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Overrides how often usage counts are flushed (tests that inspect the
+    /// buffer pick a period that cannot elapse during the test).
+    pub fn with_usage_flush_period(mut self, period: Duration) -> Self {
+        self.usage_flush_period = period;
+        self
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM (actix's graceful stop: no new
+    /// connections, in-flight requests finish), then flushes usage counts.
+    pub async fn run(self) -> std::io::Result<()> {
+        let state = self.state;
+        log::info!(
+            "keymint listening on {} (issuer {})",
+            self.listener.local_addr()?,
+            state.issuer
+        );
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(http::json_errors())
+                .wrap(from_fn(http::require_https))
+                // Path only (%U): query strings are never logged.
+                .wrap(
+                    Logger::new(r#"%a "%{METHOD}xi %U" %s %b %Dms"#)
+                        .custom_request_replace("METHOD", |req| req.method().to_string()),
+                )
+                .configure(http::configure)
+        });
+        let server = match self.tls {
+            Some(tls) => server.listen_rustls_0_23(self.listener, tls)?,
+            None => server.listen(self.listener)?,
+        };
+
+        let background = [
+            every(KEY_RELOAD_PERIOD, "reloading signing keys", {
+                let state = state.clone();
+                move || state.signing.reload().map_err(|e| e.to_string())
+            }),
+            every(self.usage_flush_period, "flushing usage counts", {
+                let state = state.clone();
+                move || {
+                    state
+                        .usage
+                        .flush(&state.pool)
+                        .map(drop)
+                        .map_err(|e| e.detail())
+                }
+            }),
+        ];
+        let served = server.run().await;
+        for task in background {
+            task.abort();
+        }
+        let flushed = tokio::task::spawn_blocking(move || state.usage.flush(&state.pool)).await;
+        match flushed {
+            Ok(Ok(keys)) => log::info!("stopped; flushed usage of {keys} keys"),
+            Ok(Err(error)) => log::error!("stopped; usage counts not flushed: {}", error.detail()),
+            Err(error) => log::error!("stopped; usage flush failed: {error}"),
+        }
+        served
+    }
+}
+
+/// Runs blocking `work` every `period` on the blocking pool, logging failures.
+fn every<F>(period: Duration, what: &'static str, work: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Result<(), String> + Send + Sync + 'static,
+{
+    let work = Arc::new(work);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await; // the first tick is immediate
+        loop {
+            ticks.tick().await;
+            let work = work.clone();
+            match tokio::task::spawn_blocking(move || work()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => log::warn!("{what}: {error}"),
+                Err(error) => log::error!("{what}: task failed: {error}"),
+            }
+        }
+    })
+}

@@ -1,0 +1,39 @@
+//! The claims of an exchanged access token (RFC 9068 profile).
+
+use serde::{Deserialize, Serialize};
+
+use crate::api_keys::KeyKind;
+
+/// `typ` header of every access token (RFC 9068 section 2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    /// The user for personal keys, the customer's `external_id` for customer
+    /// keys, else the key itself.
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub nbf: i64,
+    pub jti: String,
+    /// The key that was exchanged.
+    pub client_id: String,
+    /// Space-separated (RFC 8693 section 4.2).
+    pub scope: String,
+    /// The workspace id.
+    pub ws: String,
+    pub kind: KeyKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner: Option<String>,
+    /// The key's `allowed_cidrs`, so downstream services can enforce them too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<Vec<String>>,
+}

@@ -1,0 +1,7 @@
+//! Tokens keymint issues: their claims and the jsonwebtoken crypto provider
+//! used to verify them.
+
+pub mod claims;
+pub mod provider;
+
+pub use claims::AccessClaims;

@@ -1,0 +1,143 @@
+//! The `keymint` binary itself: bootstrap, migrate, and a first `serve`
+//! whose printed curl command works.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::helpers::{Backend, TestDb, status_and_json};
+
+fn keymint(db: &TestDb, keys_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keymint"));
+    command
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .args(["--database-url", &db.url, "--keys-dir"])
+        .arg(keys_dir);
+    command
+}
+
+async fn bootstrap_prints_json_and_refuses_an_existing_slug(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else {
+        return;
+    };
+    let keys = tempfile::tempdir().unwrap();
+    let migrated = keymint(&db, keys.path()).arg("migrate").output().unwrap();
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let applied: Value = serde_json::from_slice(&migrated.stdout).unwrap();
+    assert_eq!(applied["applied"], 1);
+
+    let args = [
+        "bootstrap",
+        "--workspace",
+        "acme",
+        "--email",
+        "Ops@Acme.test",
+        "--password",
+        "pw-1234567",
+    ];
+    let first = keymint(&db, keys.path()).args(args).output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(printed["workspace"]["slug"], "acme");
+    assert_eq!(printed["user"]["email"], "ops@acme.test");
+    assert_eq!(printed["api_key"]["kind"], "workspace");
+    assert!(
+        printed["api_key"]["secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("kmk_")
+    );
+
+    let again = keymint(&db, keys.path()).args(args).output().unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(again.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("acme"));
+
+    // Same owner, new workspace: the user is reused.
+    let other = keymint(&db, keys.path())
+        .args([
+            "bootstrap",
+            "--workspace",
+            "acme-eu",
+            "--email",
+            "ops@acme.test",
+        ])
+        .output()
+        .unwrap();
+    let other: Value = serde_json::from_slice(&other.stdout).unwrap();
+    assert_eq!(other["user"]["id"], printed["user"]["id"]);
+}
+
+/// `keymint serve` on an empty database prints a key and a curl command;
+/// what the command does (POST with that Bearer) returns a token. SIGTERM
+/// then stops the server cleanly.
+async fn first_serve_prints_a_working_curl_command(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else {
+        return;
+    };
+    let keys = tempfile::tempdir().unwrap();
+    let mut child = keymint(&db, keys.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let curl = stdout
+        .lines()
+        .map(Result::unwrap)
+        .find(|line| line.trim_start().starts_with("curl "))
+        .expect("a curl line is printed");
+    // curl -s -X POST http://127.0.0.1:PORT/auth/token -H 'Authorization: Bearer kmk_...'
+    let url = curl
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let secret = curl
+        .rsplit("Bearer ")
+        .next()
+        .unwrap()
+        .trim_end_matches('\'')
+        .to_owned();
+    assert!(secret.starts_with("kmk_") && secret.len() == 53, "{secret}");
+
+    let response = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        keys.path().read_dir().unwrap().count() >= 2,
+        "a key and its metadata were written"
+    );
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
+
+crate::on_both_backends!(
+    bootstrap_prints_json_and_refuses_an_existing_slug,
+    first_serve_prints_a_working_curl_command,
+);

@@ -1,0 +1,296 @@
+//! The test harness: a fresh database per test (a temporary SQLite file, or
+//! a new PostgreSQL database when `KEYMINT_TEST_POSTGRES_URL` is set), the
+//! real server on port 0, and an HTTP client.
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use keymint::api_keys::{self, NewKey};
+use keymint::config::Config;
+use keymint::db::DbConnection;
+use keymint::error::ApiError;
+use keymint::secrets::Secret;
+use keymint::server::Server;
+use keymint::state::AppState;
+use serde_json::Value;
+
+pub const POSTGRES_ENV: &str = "KEYMINT_TEST_POSTGRES_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// One test's private database, removed when the test ends.
+pub struct TestDb {
+    pub url: String,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// `None` when the backend is PostgreSQL and no server is configured.
+    pub fn create(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("keymint.db").display());
+                Some(Self {
+                    url,
+                    _sqlite_dir: Some(dir),
+                    postgres: None,
+                })
+            }
+            Backend::Postgres => {
+                let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
+                    eprintln!("note: {POSTGRES_ENV} is not set; skipping the PostgreSQL run");
+                    return None;
+                };
+                let name = format!("keymint_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::establish(&admin_url)
+                    .unwrap_or_else(|e| panic!("{POSTGRES_ENV} is set but unreachable: {e}"));
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .unwrap();
+                let url = replace_database(&admin_url, &name);
+                Some(Self {
+                    url,
+                    _sqlite_dir: None,
+                    postgres: Some((admin_url, name)),
+                })
+            }
+        }
+    }
+
+    /// Drops the database now (it is also dropped when the test ends).
+    pub fn drop_postgres_database(&self) {
+        if let Some((admin_url, name)) = &self.postgres
+            && let Ok(mut admin) = PgConnection::establish(admin_url)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin);
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        self.drop_postgres_database();
+    }
+}
+
+/// `postgres://u@h:p/db?x` with `db` replaced.
+fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{host_part}/{database}?{query}"),
+        None => format!("{host_part}/{database}"),
+    }
+}
+
+/// What the first start printed: the bootstrap workspace and its key.
+pub struct BootstrapKey {
+    pub workspace_id: String,
+    pub user_id: String,
+    pub secret: String,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: actix_web::web::Data<AppState>,
+    pub bootstrap: BootstrapKey,
+    pub db: TestDb,
+    /// Kept so the folder lives as long as the server using it.
+    pub _keys_dir: tempfile::TempDir,
+}
+
+/// A config for a test server on `db`, port 0, and a fresh keys folder.
+pub fn test_config(db: &TestDb, keys_dir: &std::path::Path) -> Config {
+    Config {
+        database_url: db.url.clone(),
+        keys_dir: keys_dir.to_owned(),
+        bind: "127.0.0.1:0".to_owned(),
+        ..Config::default()
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts the real server, with `adjust` applied to the test config.
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    let db = TestDb::create(backend)?;
+    let keys_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(&db, keys_dir.path());
+    adjust(&mut config);
+    // Flushes happen when a test asks for one, never behind its back.
+    let server = Server::build(config)
+        .expect("server starts")
+        .with_usage_flush_period(std::time::Duration::from_secs(24 * 3600));
+    let base = format!("http://{}", server.local_addr());
+    let state = server.state();
+    let done = server
+        .bootstrapped
+        .as_ref()
+        .expect("a fresh database is bootstrapped");
+    let bootstrap = BootstrapKey {
+        workspace_id: done.workspace.id.clone(),
+        user_id: done.user.id.clone(),
+        secret: done.api_key.secret.clone(),
+    };
+    tokio::spawn(server.run());
+    Some(TestApp {
+        base,
+        client: reqwest::Client::new(),
+        state,
+        bootstrap,
+        db,
+        _keys_dir: keys_dir,
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Runs database work with a pooled connection, as a handler would.
+    pub async fn with_db<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    ) -> T {
+        keymint::db::run(&self.state.pool, work)
+            .await
+            .unwrap_or_else(|e| panic!("database: {e:?}"))
+    }
+
+    /// Stores a key directly (the management API is not under test here)
+    /// and returns its id and secret.
+    pub async fn insert_key(
+        &self,
+        adjust: impl FnOnce(&mut NewKey) + Send + 'static,
+    ) -> (String, Secret) {
+        let mut new_key = NewKey::new(
+            &self.bootstrap.workspace_id,
+            api_keys::KeyKind::Workspace,
+            "test",
+        );
+        adjust(&mut new_key);
+        self.with_db(move |conn| {
+            let (row, secret) = api_keys::issue(new_key, keymint::clock::now())?;
+            keymint::db::models::api_keys::insert(conn, &row)?;
+            Ok((row.id, secret))
+        })
+        .await
+    }
+
+    pub async fn exchange_bearer(&self, secret: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/auth/token"))
+            .bearer_auth(secret)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn exchange_json(&self, body: Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/auth/token"))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn exchange_form(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url("/auth/token"))
+            .form(form)
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+/// The status and JSON body of a response.
+pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, body)
+}
+
+/// Asserts the contract's error shape and code, and returns the body.
+pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> Value {
+    let (actual, body) = status_and_json(response).await;
+    assert_eq!(
+        (actual, body["error"].as_str()),
+        (status, Some(code)),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    body
+}
+
+/// Decodes a JWT's claims without verifying (verification has its own test).
+pub fn unverified_claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// Generates `#[tokio::test]`s that run each named test body once on SQLite
+/// and once on PostgreSQL: `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_names_are_replaced_in_urls() {
+        use super::replace_database;
+        assert_eq!(
+            replace_database("postgres://u@h:5432/test", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            replace_database("postgres://u@h/test?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(replace_database("postgres://u@h", "x"), "postgres://u@h/x");
+    }
+}

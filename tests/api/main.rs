@@ -1,0 +1,12 @@
+//! keymint's integration tests: one binary; each test starts the real server
+//! on port 0 with a fresh database and speaks HTTP to it. Tests listed in
+//! `on_both_backends!` run on SQLite and, with KEYMINT_TEST_POSTGRES_URL set,
+//! on PostgreSQL.
+
+mod cli;
+mod errors;
+mod exchange;
+mod helpers;
+mod https;
+mod oauth_forms;
+mod wellknown;
