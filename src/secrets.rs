@@ -29,6 +29,19 @@ const START_CHARS: usize = 6;
 /// A plaintext secret. It exists only between generation and the one response
 /// that shows it, or between reading a request and hashing it; `Debug` never
 /// prints it.
+///
+/// ```
+/// use keymint::api_keys::KeyKind;
+/// use keymint::secrets::Secret;
+///
+/// let secret = Secret::generate(KeyKind::Workspace).unwrap();
+/// assert!(secret.expose().starts_with("kmk_") && secret.expose().len() == 53);
+/// // Anyone can check a secret's checksum offline...
+/// assert_eq!(Secret::parse(secret.expose()).unwrap(), secret);
+/// // ...and a typo never reaches the database.
+/// let typo = secret.expose().replace(&secret.expose()[4..5], "_");
+/// assert!(Secret::parse(&typo).is_err());
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
