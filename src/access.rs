@@ -115,6 +115,17 @@ impl ScopeSet {
         self.0.iter().map(String::as_str)
     }
 
+    /// The scopes held by both sets, in this set's order.
+    pub fn intersect(&self, other: &ScopeSet) -> ScopeSet {
+        Self(
+            self.0
+                .iter()
+                .filter(|s| other.contains(s))
+                .cloned()
+                .collect(),
+        )
+    }
+
     /// The space-separated form used by the `scope` claim and column.
     pub fn to_space_separated(&self) -> String {
         self.0.join(" ")

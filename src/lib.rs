@@ -7,6 +7,8 @@
 
 pub mod access;
 pub mod api_keys;
+pub mod audit;
+pub mod authz;
 pub mod bootstrap;
 pub mod cli;
 pub mod clock;

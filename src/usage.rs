@@ -73,6 +73,14 @@ impl UsageBuffer {
         }
     }
 
+    /// Uses of one key counted here and not yet flushed, and the latest.
+    pub fn pending_for(&self, key_id: &str) -> Option<(i64, NaiveDateTime)> {
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending
+            .get(key_id)
+            .map(|entry| (entry.uses, entry.last_used_at))
+    }
+
     pub fn pending_keys(&self) -> usize {
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).len()
     }

@@ -2,6 +2,9 @@
 //! one-time secret, and authenticating a presented secret.
 
 pub mod kind;
+pub mod manage;
+pub mod request;
+pub mod view;
 
 use std::net::IpAddr;
 
@@ -121,7 +124,35 @@ pub fn authenticate(
             .previous_secret_digest
             .as_deref()
             .is_some_and(|d| digest.matches(d));
-    if !digest_matches || key.revoked_at.is_some() {
+    if !digest_matches {
+        return Err(ApiError::InvalidApiKey);
+    }
+    vet(conn, key, client_ip, now)
+}
+
+/// Authenticates the key behind a token keymint issued (`client_id`): the
+/// key must still pass every check a secret would, so revoking a key also
+/// stops its tokens on the management API.
+pub fn authenticate_by_id(
+    conn: &mut DbConnection,
+    key_id: &str,
+    client_ip: Option<IpAddr>,
+    now: NaiveDateTime,
+) -> Result<AuthenticatedKey, ApiError> {
+    let key = models::api_keys::find(conn, key_id)?.ok_or(ApiError::InvalidToken)?;
+    vet(conn, key, client_ip, now).map_err(|error| match error {
+        ApiError::InvalidApiKey | ApiError::ApiKeyExpired => ApiError::InvalidToken,
+        other => other,
+    })
+}
+
+fn vet(
+    conn: &mut DbConnection,
+    key: ApiKey,
+    client_ip: Option<IpAddr>,
+    now: NaiveDateTime,
+) -> Result<AuthenticatedKey, ApiError> {
+    if key.revoked_at.is_some() {
         return Err(ApiError::InvalidApiKey);
     }
     if key.is_expired_at(now) {

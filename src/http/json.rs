@@ -2,9 +2,63 @@
 //! is 400 `invalid_request`; a field of the wrong type is 422
 //! `validation_error` naming the field.
 
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+
+/// A JSON request body, with the contract's errors for a wrong content type
+/// (415), an oversized body (413) and malformed or mistyped JSON (400/422).
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        let body = web::Bytes::from_request(&request, payload);
+        Box::pin(async move {
+            let body = body.await.map_err(body_error)?;
+            parse_body(&request, &body)?
+                .map(Json)
+                .ok_or_else(|| ApiError::InvalidRequest("A JSON body is required.".to_owned()))
+        })
+    }
+}
+
+/// Parses a body that may be absent: `None` when it is empty.
+pub fn parse_body<T: DeserializeOwned>(
+    request: &HttpRequest,
+    body: &[u8],
+) -> Result<Option<T>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if !request
+        .content_type()
+        .eq_ignore_ascii_case("application/json")
+    {
+        return Err(ApiError::UnsupportedMediaType(
+            "Send the body as application/json.".to_owned(),
+        ));
+    }
+    parse(body).map(Some)
+}
+
+/// Reading the body failed: too large, or the connection broke.
+pub fn body_error(error: actix_web::Error) -> ApiError {
+    if error.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge {
+            limit: super::MAX_BODY_BYTES,
+        }
+    } else {
+        ApiError::InvalidRequest("The request body could not be read.".to_owned())
+    }
+}
 
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);

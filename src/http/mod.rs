@@ -1,10 +1,13 @@
 //! The HTTP surface: the whole route table in [`configure`], one module per
 //! area, and the middleware that keeps every error in the contract's shape.
 
+pub mod api;
+pub mod auth;
 pub mod client;
 pub mod credentials;
 pub mod json;
 pub mod ops;
+pub mod pagination;
 pub mod token;
 pub mod wellknown;
 
@@ -22,6 +25,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .configure(api::configure)
         .service(endpoint("/healthz").route(web::get().to(ops::healthz)))
         .service(endpoint("/readyz").route(web::get().to(ops::readyz)))
         .service(endpoint("/auth/token").route(web::post().to(token::token)))
@@ -41,7 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// A resource whose other methods answer 405 (without this, actix hands
 /// them to the app's default service, a 404).
-fn endpoint(path: &str) -> actix_web::Resource {
+pub(crate) fn endpoint(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(|| async {
         Err::<HttpResponse, _>(ApiError::MethodNotAllowed)
     }))

@@ -220,6 +220,43 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// `/api/v1/workspaces/<bootstrap workspace><rest>`.
+    pub fn ws_path(&self, rest: &str) -> String {
+        format!("/api/v1/workspaces/{}{rest}", self.bootstrap.workspace_id)
+    }
+
+    /// A management API request authenticated with `credential`.
+    pub fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        credential: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(credential)
+    }
+
+    /// Creates a key through the API with the bootstrap key; returns the
+    /// 201 body (the key and its secret).
+    pub async fn create_key(&self, body: Value) -> Value {
+        let response = self
+            .api(
+                reqwest::Method::POST,
+                &self.ws_path("/keys"),
+                &self.bootstrap.secret,
+            )
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let (status, created) = status_and_json(response).await;
+        assert_eq!(status, 201, "{created}");
+        created
+    }
+}
+
 /// The status and JSON body of a response.
 pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();

@@ -8,5 +8,6 @@ mod errors;
 mod exchange;
 mod helpers;
 mod https;
+mod keys;
 mod oauth_forms;
 mod wellknown;

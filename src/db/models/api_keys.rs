@@ -88,6 +88,14 @@ pub fn find_by_digest(
         .optional()
 }
 
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiKey>> {
+    api_keys::table
+        .find(id)
+        .select(ApiKey::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Takes one use from a key with a `remaining` budget, atomically: the
 /// conditional update is a single statement, so concurrent exchanges can
 /// never take more uses than there were. Returns false when none was left.
@@ -123,4 +131,129 @@ pub fn add_usage(
     .set(api_keys::last_used_at.eq(last_used_at))
     .execute(conn)?;
     Ok(())
+}
+
+/// Filters of the key list; `None` means any.
+#[derive(Debug, Default, Clone)]
+pub struct KeyFilter {
+    pub kind: Option<String>,
+    pub environment: Option<String>,
+    pub external_id: Option<String>,
+    pub user_id: Option<String>,
+    pub include_revoked: bool,
+}
+
+/// A position in the newest-first order: the last row of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub created_at: NaiveDateTime,
+    pub id: String,
+}
+
+/// One page of a workspace's keys, newest first (ties broken by id).
+/// Fetches `limit + 1` rows so the caller can tell whether more follow.
+pub fn list(
+    conn: &mut DbConnection,
+    workspace_id: &str,
+    filter: &KeyFilter,
+    after: Option<&Position>,
+    limit: i64,
+) -> QueryResult<Vec<ApiKey>> {
+    let mut query = api_keys::table
+        .filter(api_keys::workspace_id.eq(workspace_id))
+        .select(ApiKey::as_select())
+        .order((api_keys::created_at.desc(), api_keys::id.desc()))
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(kind) = &filter.kind {
+        query = query.filter(api_keys::kind.eq(kind.clone()));
+    }
+    if let Some(environment) = &filter.environment {
+        query = query.filter(api_keys::environment.eq(environment.clone()));
+    }
+    if let Some(external_id) = &filter.external_id {
+        query = query.filter(api_keys::external_id.eq(external_id.clone()));
+    }
+    if let Some(user_id) = &filter.user_id {
+        query = query.filter(api_keys::user_id.eq(user_id.clone()));
+    }
+    if !filter.include_revoked {
+        query = query.filter(api_keys::revoked_at.is_null());
+    }
+    if let Some(after) = after {
+        query = query.filter(
+            api_keys::created_at
+                .lt(after.created_at)
+                .or(api_keys::created_at
+                    .eq(after.created_at)
+                    .and(api_keys::id.lt(after.id.clone()))),
+        );
+    }
+    query.load(conn)
+}
+
+pub fn find_in_workspace(
+    conn: &mut DbConnection,
+    workspace_id: &str,
+    id: &str,
+) -> QueryResult<Option<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::workspace_id.eq(workspace_id))
+        .filter(api_keys::id.eq(id))
+        .select(ApiKey::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The settings PATCH may change.
+#[derive(Debug, Default, Clone, AsChangeset)]
+#[diesel(table_name = api_keys)]
+pub struct KeyChanges {
+    pub name: Option<String>,
+    pub scopes: Option<String>,
+    /// `Some(None)` clears the override.
+    pub rate_limit: Option<Option<i32>>,
+}
+
+pub fn update(conn: &mut DbConnection, id: &str, changes: &KeyChanges) -> QueryResult<()> {
+    if changes.name.is_none() && changes.scopes.is_none() && changes.rate_limit.is_none() {
+        return Ok(());
+    }
+    diesel::update(api_keys::table.find(id))
+        .set(changes)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Revokes a key now; a key revoked already keeps its first `revoked_at`.
+pub fn revoke(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(
+        api_keys::table
+            .find(id)
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(now))
+    .execute(conn)
+    .map(drop)
+}
+
+/// Gives a key a new secret. The old one keeps working until
+/// `old_secret_dies_at` (`None`: it dies now).
+pub fn rotate(
+    conn: &mut DbConnection,
+    key: &ApiKey,
+    new_digest: &[u8],
+    new_start: &str,
+    old_secret_dies_at: Option<NaiveDateTime>,
+) -> QueryResult<()> {
+    let previous = old_secret_dies_at.map(|_| key.secret_digest.clone());
+    diesel::update(api_keys::table.find(&key.id))
+        .set((
+            api_keys::secret_digest.eq(new_digest),
+            api_keys::start.eq(new_start),
+            api_keys::previous_secret_digest.eq(previous),
+            api_keys::previous_secret_expires_at.eq(old_secret_dies_at),
+        ))
+        .execute(conn)
+        .map(drop)
 }

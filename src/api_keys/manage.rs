@@ -1,0 +1,253 @@
+//! The key lifecycle as the management API drives it: create, list, read,
+//! change, revoke, rotate. Each operation checks the caller's rights in the
+//! workspace and writes its audit entry in the same transaction.
+
+use chrono::NaiveDateTime;
+use diesel::Connection as _;
+use serde_json::json;
+
+use super::request::{CreateKeySpec, UpdateKeyBody};
+use super::{KeyKind, NewKey};
+use crate::access::{self, ScopeSet};
+use crate::audit;
+use crate::authz::{Caller, WorkspaceAccess};
+use crate::db::DbConnection;
+use crate::db::models::api_keys::{self, ApiKey, KeyChanges, KeyFilter, Position};
+use crate::db::models::workspaces;
+use crate::error::ApiError;
+use crate::secrets::Secret;
+
+/// The scopes a key gets when created without `scopes`: a management key
+/// gets the admin scopes except `members:write`; every other kind gets none
+/// of keymint's own (it can be exchanged, nothing more).
+pub fn default_scopes(kind: KeyKind) -> ScopeSet {
+    match kind {
+        KeyKind::Management => access::Role::Admin
+            .scopes()
+            .iter()
+            .filter(|scope| *scope != access::MEMBERS_WRITE && *scope != access::TOKENS_SELF)
+            .collect(),
+        _ => ScopeSet::default(),
+    }
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    access: &WorkspaceAccess,
+    spec: CreateKeySpec,
+    now: NaiveDateTime,
+) -> Result<(ApiKey, Secret), ApiError> {
+    access.require(access::KEYS_WRITE)?;
+    if spec.kind == KeyKind::Management && access.key_kind == Some(KeyKind::Management) {
+        return Err(ApiError::InsufficientPermissions(
+            "Management keys cannot create management keys.".to_owned(),
+        ));
+    }
+    let scopes = spec.scopes.unwrap_or_else(|| default_scopes(spec.kind));
+    access.require_all_keymint(&scopes)?;
+    if let Some(environment) = &spec.environment
+        && !workspaces::environment_exists(conn, &access.workspace.id, environment)?
+    {
+        return Err(ApiError::validation(
+            "environment",
+            "no such environment in this workspace",
+        ));
+    }
+    let mut new_key = NewKey::new(&access.workspace.id, spec.kind, &spec.name);
+    new_key.scopes = scopes;
+    new_key.environment = spec.environment;
+    new_key.partner = spec.partner;
+    new_key.external_id = spec.external_id;
+    new_key.expires_at = spec.expires_at;
+    new_key.rate_limit = spec.rate_limit;
+    new_key.allowed_cidrs = spec.allowed_cidrs;
+    new_key.remaining = spec.remaining;
+    new_key.created_by = Some(access.actor.clone());
+    let (key, secret) = super::issue(new_key, now)?;
+    conn.transaction(|conn| {
+        api_keys::insert(conn, &key)?;
+        audit::record(conn, caller, access, "key.created", &key.id, describe(&key))?;
+        Ok::<_, ApiError>(())
+    })?;
+    Ok((key, secret))
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    access: &WorkspaceAccess,
+    filter: &KeyFilter,
+    after: Option<&Position>,
+    limit: i64,
+) -> Result<Vec<ApiKey>, ApiError> {
+    access.require(access::KEYS_READ)?;
+    Ok(api_keys::list(
+        conn,
+        &access.workspace.id,
+        filter,
+        after,
+        limit,
+    )?)
+}
+
+/// A key of the workspace, revoked or not (revoked keys stay readable).
+pub fn get(
+    conn: &mut DbConnection,
+    access: &WorkspaceAccess,
+    id: &str,
+) -> Result<ApiKey, ApiError> {
+    access.require(access::KEYS_READ)?;
+    find(conn, access, id)
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    access: &WorkspaceAccess,
+    id: &str,
+    body: UpdateKeyBody,
+) -> Result<ApiKey, ApiError> {
+    access.require(access::KEYS_WRITE)?;
+    let key = live(find(conn, access, id)?)?;
+    let spec = body.validate(&key.scopes())?;
+    let changes = KeyChanges {
+        name: spec.name,
+        scopes: spec.scopes.map(|s| s.to_space_separated()),
+        rate_limit: spec.rate_limit,
+    };
+    conn.transaction(|conn| {
+        api_keys::update(conn, id, &changes)?;
+        let changed: Vec<&str> = [
+            changes.name.as_ref().map(|_| "name"),
+            changes.scopes.as_ref().map(|_| "scopes"),
+            changes.rate_limit.as_ref().map(|_| "rate_limit"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        audit::record(
+            conn,
+            caller,
+            access,
+            "key.updated",
+            id,
+            json!({ "changed": changed }),
+        )?;
+        Ok::<_, ApiError>(())
+    })?;
+    find(conn, access, id)
+}
+
+pub fn revoke(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    access: &WorkspaceAccess,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    access.require(access::KEYS_WRITE)?;
+    let key = find(conn, access, id)?;
+    if key.revoked_at.is_some() {
+        return Ok(());
+    }
+    conn.transaction(|conn| {
+        api_keys::revoke(conn, id, now)?;
+        audit::record(conn, caller, access, "key.revoked", id, describe(&key))?;
+        Ok(())
+    })
+}
+
+/// A new secret for the same key. The old secret dies now, or at the end of
+/// `grace` (`None`: now).
+pub fn rotate(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    access: &WorkspaceAccess,
+    id: &str,
+    grace: Option<chrono::Duration>,
+    now: NaiveDateTime,
+) -> Result<(ApiKey, Secret), ApiError> {
+    access.require(access::KEYS_WRITE)?;
+    let key = live(find(conn, access, id)?)?;
+    match key.kind() {
+        // Rotating hands over a working secret: for a personal token that
+        // would let an admin act as its owner.
+        KeyKind::Personal => {
+            return Err(ApiError::InsufficientPermissions(
+                "Personal tokens are rotated by their owner, at /api/v1/users/me/api-keys."
+                    .to_owned(),
+            ));
+        }
+        KeyKind::Management if access.key_kind == Some(KeyKind::Management) => {
+            return Err(ApiError::InsufficientPermissions(
+                "Management keys cannot rotate management keys.".to_owned(),
+            ));
+        }
+        _ => {}
+    }
+    let secret = rotate_secret(conn, &key, grace, now)?;
+    audit::record(
+        conn,
+        caller,
+        access,
+        "key.rotated",
+        id,
+        json!({ "grace_period_seconds": grace.map_or(0, |g| g.num_seconds()) }),
+    )?;
+    Ok((find(conn, access, id)?, secret))
+}
+
+/// Replaces a key's secret; shared with personal-token rotation.
+pub fn rotate_secret(
+    conn: &mut DbConnection,
+    key: &ApiKey,
+    grace: Option<chrono::Duration>,
+    now: NaiveDateTime,
+) -> Result<Secret, ApiError> {
+    let secret =
+        Secret::generate(key.kind()).map_err(|_| ApiError::internal("system random failed"))?;
+    api_keys::rotate(
+        conn,
+        key,
+        secret.digest().as_bytes(),
+        &secret.start(),
+        grace.map(|g| now + g),
+    )?;
+    Ok(secret)
+}
+
+fn find(conn: &mut DbConnection, access: &WorkspaceAccess, id: &str) -> Result<ApiKey, ApiError> {
+    api_keys::find_in_workspace(conn, &access.workspace.id, id)?
+        .ok_or_else(|| ApiError::not_found("key"))
+}
+
+fn live(key: ApiKey) -> Result<ApiKey, ApiError> {
+    if key.revoked_at.is_some() {
+        Err(ApiError::Conflict(
+            "The key is revoked; create a new one.".to_owned(),
+        ))
+    } else {
+        Ok(key)
+    }
+}
+
+/// What the audit log says about a key: never its secret or digest.
+fn describe(key: &ApiKey) -> serde_json::Value {
+    json!({ "kind": key.kind, "name": key.name, "start": key.start })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn management_keys_default_to_admin_scopes_without_members_write() {
+        let scopes = default_scopes(KeyKind::Management);
+        assert!(scopes.contains(access::KEYS_WRITE) && scopes.contains(access::PORTAL_WRITE));
+        assert!(!scopes.contains(access::MEMBERS_WRITE));
+        assert!(!scopes.contains(access::WORKSPACE_OWNER));
+        for kind in [KeyKind::Workspace, KeyKind::Partner, KeyKind::Customer] {
+            assert!(default_scopes(kind).is_empty());
+        }
+    }
+}

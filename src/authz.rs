@@ -1,0 +1,99 @@
+//! Authorization: what an authenticated caller may do in one workspace.
+//!
+//! Rights are scopes. A key holds its own scopes; a personal key also
+//! carries its owner's *current* role (narrowed by the key's scopes); a JWT
+//! is further narrowed to the scopes it was issued with.
+
+use std::net::IpAddr;
+
+use crate::access::{Role, ScopeSet};
+use crate::api_keys::{AuthenticatedKey, KeyKind};
+use crate::db::DbConnection;
+use crate::db::models::workspaces::{self, Workspace};
+use crate::error::ApiError;
+
+/// Who is calling, established by the credential they presented.
+pub enum Principal {
+    /// A secret presented directly, or a token exchanged from one.
+    Key(AuthenticatedKey),
+}
+
+/// An authenticated request's caller, with what the audit log records.
+pub struct Caller {
+    pub principal: Principal,
+    /// The scopes of the presented JWT; `None` when a secret was presented.
+    pub token_scopes: Option<ScopeSet>,
+    pub client_ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// The caller's standing in one workspace.
+pub struct WorkspaceAccess {
+    pub workspace: Workspace,
+    pub scopes: ScopeSet,
+    /// `key:<id>` or `user:<id>`, as stored in `created_by` and the audit log.
+    pub actor: String,
+    /// The role behind these rights, when a person is behind them.
+    pub role: Option<Role>,
+    /// The kind of key acting, when a key is.
+    pub key_kind: Option<KeyKind>,
+}
+
+impl Caller {
+    /// Resolves `{ws}` (id or slug) and the caller's rights in it. A
+    /// credential of another workspace is 403 `api_key_account_mismatch`.
+    pub fn access(&self, conn: &mut DbConnection, ws: &str) -> Result<WorkspaceAccess, ApiError> {
+        let workspace =
+            workspaces::find(conn, ws)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+        let Principal::Key(authenticated) = &self.principal;
+        let key = &authenticated.key;
+        if key.workspace_id != workspace.id {
+            return Err(ApiError::AccountMismatch);
+        }
+        let held = key.scopes();
+        let mut scopes = match &authenticated.owner {
+            // A personal key created without scopes acts with the whole role.
+            Some(owner) if held.is_empty() => owner.role.scopes(),
+            Some(owner) => held.intersect(&owner.role.scopes()),
+            None => held,
+        };
+        if let Some(token_scopes) = &self.token_scopes {
+            scopes = scopes.intersect(token_scopes);
+        }
+        Ok(WorkspaceAccess {
+            workspace,
+            scopes,
+            actor: format!("key:{}", key.id),
+            role: authenticated.owner.as_ref().map(|owner| owner.role),
+            key_kind: Some(key.kind()),
+        })
+    }
+}
+
+impl WorkspaceAccess {
+    /// 403 `insufficient_permissions` unless the caller holds `scope`.
+    pub fn require(&self, scope: &str) -> Result<(), ApiError> {
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::InsufficientPermissions(format!(
+                "This needs the {scope} scope."
+            )))
+        }
+    }
+
+    /// 403 unless the caller holds every keymint scope in `granted`: nobody
+    /// grants a right they do not have. Free-form scopes are not keymint's
+    /// to police.
+    pub fn require_all_keymint(&self, granted: &ScopeSet) -> Result<(), ApiError> {
+        match granted
+            .iter()
+            .find(|scope| crate::access::is_keymint_scope(scope) && !self.scopes.contains(scope))
+        {
+            Some(missing) => Err(ApiError::InsufficientPermissions(format!(
+                "You cannot grant {missing}, which you do not hold."
+            ))),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! `/api/v1/workspaces/{ws}/keys`: the workspace's keys. Each handler
+//! extracts, validates, does its database work in one `db::run`, responds.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use crate::api_keys::request::{CreateKeyBody, RotateKeyBody, UpdateKeyBody};
+use crate::api_keys::view::KeyView;
+use crate::api_keys::{KeyKind, manage};
+use crate::authz::Caller;
+use crate::clock;
+use crate::db::{self, models::api_keys::KeyFilter, models::api_keys::Position};
+use crate::error::ApiError;
+use crate::http::json::{Json, body_error, parse_body};
+use crate::http::pagination::{Page, PageQuery};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    kind: Option<String>,
+    environment: Option<String>,
+    external_id: Option<String>,
+    include_revoked: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
+}
+
+impl ListQuery {
+    fn filter(&self) -> Result<KeyFilter, ApiError> {
+        let kind = match self.kind.as_deref() {
+            None => None,
+            Some(text) => Some(
+                KeyKind::parse(text)
+                    .ok_or_else(|| ApiError::validation("kind", "must be a key kind"))?
+                    .as_str()
+                    .to_owned(),
+            ),
+        };
+        let include_revoked = match self.include_revoked.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ApiError::validation(
+                    "include_revoked",
+                    "must be true or false",
+                ));
+            }
+        };
+        Ok(KeyFilter {
+            kind,
+            environment: self.environment.clone(),
+            external_id: self.external_id.clone(),
+            user_id: None,
+            include_revoked,
+        })
+    }
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    ws: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = query.filter()?;
+    let page = query.page.validate()?;
+    let rows = db::run(&state.pool, move |conn| {
+        let access = caller.access(conn, &ws)?;
+        manage::list(conn, &access, &filter, page.after.as_ref(), page.limit)
+    })
+    .await?;
+    let position = |key: &crate::db::models::api_keys::ApiKey| Position {
+        created_at: key.created_at,
+        id: key.id.clone(),
+    };
+    Ok(
+        HttpResponse::Ok().json(Page::from_rows(rows, page.limit, position, |key| {
+            KeyView::new(key, &state.usage)
+        })),
+    )
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    ws: web::Path<String>,
+    Json(body): Json<CreateKeyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, secret) = db::run(&state.pool, move |conn| {
+        let access = caller.access(conn, &ws)?;
+        // Rights before field checks: a caller who may not create learns nothing more.
+        access.require(crate::access::KEYS_WRITE)?;
+        let now = clock::now();
+        let spec = body.validate(now)?;
+        manage::create(conn, &caller, &access, spec, now)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(KeyView::new(key, &state.usage).with_secret(&secret)))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (ws, id) = path.into_inner();
+    let key = db::run(&state.pool, move |conn| {
+        let access = caller.access(conn, &ws)?;
+        manage::get(conn, &access, &id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(KeyView::new(key, &state.usage)))
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    Json(body): Json<UpdateKeyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (ws, id) = path.into_inner();
+    let key = db::run(&state.pool, move |conn| {
+        let access = caller.access(conn, &ws)?;
+        manage::update(conn, &caller, &access, &id, body)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(KeyView::new(key, &state.usage)))
+}
+
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (ws, id) = path.into_inner();
+    db::run(&state.pool, move |conn| {
+        let access = caller.access(conn, &ws)?;
+        manage::revoke(conn, &caller, &access, &id, clock::now())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The body is optional: `{"grace_period_seconds": N}` or nothing.
+pub async fn rotate(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.map_err(body_error)?;
+    let grace = parse_body::<RotateKeyBody>(&request, &body)?
+        .unwrap_or_default()
+        .grace_period()?;
+    let (ws, id) = path.into_inner();
+    let (key, secret) = db::run(&state.pool, move |conn| {
+        let access = caller.access(conn, &ws)?;
+        manage::rotate(conn, &caller, &access, &id, grace, clock::now())
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(KeyView::new(key, &state.usage).with_secret(&secret)))
+}
