@@ -581,7 +581,39 @@ async fn direct_use_of_a_secret_counts_as_usage(backend: Backend) {
     assert!(read["last_used_at"].is_string());
 }
 
+async fn limits_set_through_the_api_apply_at_exchange(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let elsewhere = secret_of(
+        &app.create_key(
+            json!({ "name": "vpn", "kind": "workspace", "allowed_cidrs": ["10.0.0.0/8"] }),
+        )
+        .await,
+    );
+    assert_error(app.exchange_bearer(&elsewhere).await, 403, "ip_not_allowed").await;
+    let twice = secret_of(
+        &app.create_key(json!({ "name": "once", "kind": "workspace", "remaining": 2 }))
+            .await,
+    );
+    for _ in 0..2 {
+        assert_eq!(app.exchange_bearer(&twice).await.status(), 200);
+    }
+    assert_error(app.exchange_bearer(&twice).await, 403, "usage_exceeded").await;
+    let local = app
+        .create_key(json!({ "name": "prod", "kind": "workspace", "environment": "production", "allowed_cidrs": ["127.0.0.1"], "rate_limit": 7 }))
+        .await;
+    assert_eq!(local["rate_limit"], 7);
+    let (_, token) = status_and_json(app.exchange_bearer(&secret_of(&local)).await).await;
+    let claims = unverified_claims(token["access_token"].as_str().unwrap());
+    assert_eq!(
+        (claims["env"].as_str(), claims["cidr"].clone()),
+        (Some("production"), json!(["127.0.0.1/32"]))
+    );
+}
+
 crate::on_both_backends!(
+    limits_set_through_the_api_apply_at_exchange,
     created_keys_show_their_secret_once,
     lists_page_newest_first_and_filter,
     rotation_kills_the_old_secret_now_or_after_the_grace_period,
