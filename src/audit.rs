@@ -7,8 +7,45 @@ use crate::clock;
 use crate::db::DbConnection;
 use crate::db::models::{self, audit::AuditEvent};
 
-/// Records `action` on `target` by the caller. `detail` must never hold a
-/// secret.
+/// Where a request came from, as the audit log records it.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub client_ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// One event. `detail` must never hold a secret.
+pub struct Event<'a> {
+    pub workspace_id: Option<&'a str>,
+    pub actor: Option<&'a str>,
+    pub action: &'a str,
+    pub target: Option<&'a str>,
+    pub detail: Value,
+}
+
+pub fn write(
+    conn: &mut DbConnection,
+    origin: &Origin,
+    event: Event<'_>,
+) -> diesel::QueryResult<()> {
+    models::audit::insert(
+        conn,
+        &AuditEvent {
+            id: models::new_id(),
+            workspace_id: event.workspace_id.map(str::to_owned),
+            actor: event.actor.map(str::to_owned),
+            action: event.action.to_owned(),
+            target: event.target.map(str::to_owned),
+            client_ip: origin.client_ip.map(|ip| ip.to_string()),
+            user_agent: origin.user_agent.clone(),
+            detail: event.detail.to_string(),
+            created_at: clock::now(),
+        },
+    )
+}
+
+/// Records `action` on `target` by an authenticated caller in the
+/// workspace it is acting in.
 pub fn record(
     conn: &mut DbConnection,
     caller: &Caller,
@@ -17,18 +54,12 @@ pub fn record(
     target: &str,
     detail: Value,
 ) -> diesel::QueryResult<()> {
-    models::audit::insert(
-        conn,
-        &AuditEvent {
-            id: models::new_id(),
-            workspace_id: Some(access.workspace.id.clone()),
-            actor: Some(access.actor.clone()),
-            action: action.to_owned(),
-            target: Some(target.to_owned()),
-            client_ip: caller.client_ip.map(|ip| ip.to_string()),
-            user_agent: caller.user_agent.clone(),
-            detail: detail.to_string(),
-            created_at: clock::now(),
-        },
-    )
+    let event = Event {
+        workspace_id: Some(&access.workspace.id),
+        actor: Some(&access.actor),
+        action,
+        target: Some(target),
+        detail,
+    };
+    write(conn, &caller.origin, event)
 }

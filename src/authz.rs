@@ -4,18 +4,22 @@
 //! carries its owner's *current* role (narrowed by the key's scopes); a JWT
 //! is further narrowed to the scopes it was issued with.
 
-use std::net::IpAddr;
-
 use crate::access::{Role, ScopeSet};
 use crate::api_keys::{AuthenticatedKey, KeyKind};
+use crate::audit::Origin;
 use crate::db::DbConnection;
+use crate::db::models::memberships;
+use crate::db::models::users::User;
 use crate::db::models::workspaces::{self, Workspace};
 use crate::error::ApiError;
 
 /// Who is calling, established by the credential they presented.
 pub enum Principal {
     /// A secret presented directly, or a token exchanged from one.
-    Key(AuthenticatedKey),
+    Key(Box<AuthenticatedKey>),
+    /// A person, through a login token: their rights come from their
+    /// current membership in each workspace.
+    User(User),
 }
 
 /// An authenticated request's caller, with what the audit log records.
@@ -23,8 +27,7 @@ pub struct Caller {
     pub principal: Principal,
     /// The scopes of the presented JWT; `None` when a secret was presented.
     pub token_scopes: Option<ScopeSet>,
-    pub client_ip: Option<IpAddr>,
-    pub user_agent: Option<String>,
+    pub origin: Origin,
 }
 
 /// The caller's standing in one workspace.
@@ -45,7 +48,20 @@ impl Caller {
     pub fn access(&self, conn: &mut DbConnection, ws: &str) -> Result<WorkspaceAccess, ApiError> {
         let workspace =
             workspaces::find(conn, ws)?.ok_or_else(|| ApiError::not_found("workspace"))?;
-        let Principal::Key(authenticated) = &self.principal;
+        let authenticated = match &self.principal {
+            Principal::Key(authenticated) => authenticated,
+            Principal::User(user) => {
+                let role = memberships::role_of(conn, &workspace.id, &user.id)?
+                    .ok_or(ApiError::AccountMismatch)?;
+                return Ok(WorkspaceAccess {
+                    workspace,
+                    scopes: role.scopes(),
+                    actor: format!("user:{}", user.id),
+                    role: Some(role),
+                    key_kind: None,
+                });
+            }
+        };
         let key = &authenticated.key;
         if key.workspace_id != workspace.id {
             return Err(ApiError::AccountMismatch);
@@ -67,6 +83,17 @@ impl Caller {
             role: authenticated.owner.as_ref().map(|owner| owner.role),
             key_kind: Some(key.kind()),
         })
+    }
+}
+
+impl Caller {
+    /// The person behind the request: a logged-in user, or the owner of a
+    /// personal key. Keys of other kinds have no person behind them.
+    pub fn user(&self) -> Option<&User> {
+        match &self.principal {
+            Principal::User(user) => Some(user),
+            Principal::Key(authenticated) => authenticated.owner.as_ref().map(|owner| &owner.user),
+        }
     }
 }
 

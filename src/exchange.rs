@@ -1,12 +1,14 @@
 //! Exchanging a secret for a short-lived access token: the rules of
 //! `POST /auth/token`, independent of which of its request forms was used.
 
-use std::net::IpAddr;
+use actix_web::web;
+use serde_json::json;
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 
 use crate::access::ScopeSet;
 use crate::api_keys::{self, AuthenticatedKey, KeyKind};
+use crate::audit::{self, Origin};
 use crate::clock;
 use crate::db::{self, models};
 use crate::error::ApiError;
@@ -27,7 +29,7 @@ pub struct ExchangeRequest {
     pub expires_in: Option<i64>,
     /// With client_credentials: the owner's email, or the key's id.
     pub client_id: Option<String>,
-    pub client_ip: Option<IpAddr>,
+    pub origin: Origin,
 }
 
 /// A signed token and what the response reports about it.
@@ -48,15 +50,91 @@ impl std::fmt::Debug for ExchangeRequest {
             .field("audience", &self.audience)
             .field("expires_in", &self.expires_in)
             .field("client_id", &self.client_id)
-            .field("client_ip", &self.client_ip)
+            .field("origin", &self.origin)
             .finish()
     }
 }
 
-pub async fn exchange(state: &AppState, request: ExchangeRequest) -> Result<IssuedToken, ApiError> {
+/// Failed exchanges allowed per minute from one client IP, and on one key.
+/// Past either, every exchange there is 429 until the minute is over, even
+/// with the right secret, so secrets cannot be guessed at speed.
+pub const FAILURES_PER_IP: u32 = 20;
+pub const FAILURES_PER_KEY: u32 = 10;
+
+pub async fn exchange(
+    state: &web::Data<AppState>,
+    request: ExchangeRequest,
+) -> Result<IssuedToken, ApiError> {
+    let now = clock::now();
+    let now_unix = now.and_utc().timestamp();
+    let ip_key = format!(
+        "exchange:ip:{}",
+        request
+            .origin
+            .client_ip
+            .map_or_else(String::new, |ip| ip.to_string())
+    );
+    if let Some(retry_after_secs) = state.failures.blocked(&ip_key, FAILURES_PER_IP, now_unix) {
+        return Err(ApiError::RateLimited {
+            limit: FAILURES_PER_IP,
+            retry_after_secs,
+        });
+    }
+    let origin = request.origin.clone();
+    let (named_key, outcome) = attempt(state, request, now).await?;
+    let error = match outcome {
+        Ok(issued) => return Ok(issued),
+        Err(error) => error,
+    };
+    let status = actix_web::ResponseError::status_code(&error).as_u16();
+    // Only a wrong credential (401) counts towards throttling: that is what
+    // guessing looks like. A right secret refused by its limits (403) is not.
+    if status == 401 {
+        state.failures.record_failure(&ip_key, now_unix);
+        if let Some((key_id, _)) = &named_key {
+            state
+                .failures
+                .record_failure(&key_throttle_key(key_id), now_unix);
+        }
+    }
+    if !matches!(status, 401 | 403) {
+        return Err(error);
+    }
+    // Audited when the secret named a key: its workspace sees the attempt.
+    if let Some((key_id, workspace_id)) = named_key {
+        let reason = error.code();
+        db::run(&state.pool, move |conn| {
+            let event = audit::Event {
+                workspace_id: Some(&workspace_id),
+                actor: None,
+                action: "exchange.failed",
+                target: Some(&key_id),
+                detail: json!({ "reason": reason }),
+            };
+            Ok(audit::write(conn, &origin, event)?)
+        })
+        .await?;
+    }
+    Err(error)
+}
+
+fn key_throttle_key(key_id: &str) -> String {
+    format!("exchange:key:{key_id}")
+}
+
+/// One exchange attempt. The outer error is the infrastructure failing;
+/// the inner one is the request refused, with the key it named (if any)
+/// as `(key id, workspace id)` for throttling and the audit log.
+async fn attempt(
+    state: &web::Data<AppState>,
+    request: ExchangeRequest,
+    now: NaiveDateTime,
+) -> Result<(Option<(String, String)>, Result<IssuedToken, ApiError>), ApiError> {
     // Offline checks first: a malformed secret costs no database work.
-    let secret = Secret::parse(request.secret.trim()).map_err(|_| ApiError::InvalidApiKey)?;
-    let lifetime = token_lifetime(state, request.expires_in)?;
+    let Ok(secret) = Secret::parse(request.secret.trim()) else {
+        return Ok((None, Err(ApiError::InvalidApiKey)));
+    };
+    let lifetime = token_lifetime(state, request.expires_in);
     let audience = match request.audience.as_deref().map(str::trim) {
         None | Some("") => state.issuer.clone(),
         Some(audience) => audience.to_owned(),
@@ -65,39 +143,64 @@ pub async fn exchange(state: &AppState, request: ExchangeRequest) -> Result<Issu
         .scope
         .as_deref()
         .map(ScopeSet::parse_space_separated);
-    let signing_key = state
-        .signing
-        .signing_key(Utc::now())
-        .ok_or(ApiError::NoSigningKey)?;
+    // Before any database work: with no key to sign, no use is taken.
+    let signing_key = state.signer()?;
 
-    let now = clock::now();
-    let client_ip = request.client_ip;
+    let client_ip = request.origin.client_ip;
     let (email, client_id) = (request.email, request.client_id);
-    let (authenticated, scope) = db::run(&state.pool, move |conn| {
-        let authenticated = api_keys::authenticate(conn, &secret, client_ip, now)?;
-        check_identity(&authenticated, email.as_deref(), client_id.as_deref())?;
-        let scope = grant_scope(&authenticated.key.scopes(), requested_scope)?;
-        // Last, so a request refused for any other reason costs no use.
-        if authenticated.key.remaining.is_some()
-            && !models::api_keys::take_one_use(conn, &authenticated.key.id)?
-        {
-            return Err(ApiError::UsageExceeded);
+    let db_state = state.clone();
+    let (named, checked) = db::run(&state.pool, move |conn| {
+        let Some(key) = api_keys::find_presented(conn, &secret, now)? else {
+            return Ok((None, Err(ApiError::InvalidApiKey)));
+        };
+        let named = Some((key.id.clone(), key.workspace_id.clone()));
+        let throttled = db_state.failures.blocked(
+            &key_throttle_key(&key.id),
+            FAILURES_PER_KEY,
+            now.and_utc().timestamp(),
+        );
+        if let Some(retry_after_secs) = throttled {
+            return Ok((
+                named,
+                Err(ApiError::RateLimited {
+                    limit: FAILURES_PER_KEY,
+                    retry_after_secs,
+                }),
+            ));
         }
-        Ok((authenticated, scope))
+        let checked = (|| {
+            let lifetime = lifetime?;
+            let authenticated = api_keys::vet(conn, key, client_ip, now)?;
+            check_identity(&authenticated, email.as_deref(), client_id.as_deref())?;
+            let scope = grant_scope(&authenticated.key.scopes(), requested_scope)?;
+            // Last, so a request refused for any other reason costs no use.
+            if authenticated.key.remaining.is_some()
+                && !models::api_keys::take_one_use(conn, &authenticated.key.id)?
+            {
+                return Err(ApiError::UsageExceeded);
+            }
+            Ok((authenticated, scope, lifetime))
+        })();
+        Ok((named, checked))
     })
     .await?;
+    let (authenticated, scope, lifetime) = match checked {
+        Ok(checked) => checked,
+        Err(error) => return Ok((named, Err(error))),
+    };
 
     let claims = claims_for(state, &authenticated, audience, &scope, lifetime, now);
-    let access_token = signing_key
-        .sign_jwt(&claims)
-        .map_err(|e| ApiError::internal(format!("signing with {}: {e}", signing_key.kid())))?;
+    let access_token = signing_key.sign_jwt(&claims)?;
     state.usage.record(&authenticated.key.id, now);
-    Ok(IssuedToken {
-        access_token,
-        expires_in: lifetime,
-        scope: scope.to_space_separated(),
-        key_id: authenticated.key.id,
-    })
+    Ok((
+        named,
+        Ok(IssuedToken {
+            access_token,
+            expires_in: lifetime,
+            scope: scope.to_space_separated(),
+            key_id: authenticated.key.id,
+        }),
+    ))
 }
 
 /// `expires_in` if asked (capped at the configured maximum), else the default.

@@ -105,9 +105,7 @@ impl Secret {
     }
 
     pub fn digest(&self) -> SecretDigest {
-        let mut out = [0u8; 32];
-        out.copy_from_slice(digest(&SHA256, self.0.as_bytes()).as_ref());
-        SecretDigest(out)
+        digest_of(&self.0)
     }
 
     /// The plaintext, for the single response that reveals it.
@@ -139,6 +137,23 @@ impl fmt::Debug for SecretDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretDigest(..)")
     }
+}
+
+/// A one-time token that is not an API key (an invitation): `prefix`
+/// followed by 256 random bits in base62. Store only its digest.
+pub fn random_token(prefix: &str) -> Result<(String, SecretDigest), ring::error::Unspecified> {
+    let mut random = [0u8; RANDOM_BYTES];
+    SystemRandom::new().fill(&mut random)?;
+    let token = format!("{prefix}{}", base62_fixed(&random, RANDOM_CHARS));
+    let digest = digest_of(&token);
+    Ok((token, digest))
+}
+
+/// SHA-256 of any presented token.
+pub fn digest_of(text: &str) -> SecretDigest {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, text.as_bytes()).as_ref());
+    SecretDigest(out)
 }
 
 /// Encodes `bytes` as one big-endian number in base62, left-padded with '0'

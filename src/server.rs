@@ -15,6 +15,7 @@ use crate::db::{self, SetupError};
 use crate::error::ApiError;
 use crate::signing::{SigningKeys, StoreError};
 use crate::state::AppState;
+use crate::throttle::FailureThrottle;
 use crate::usage::UsageBuffer;
 use crate::{http, tls, tokens};
 
@@ -96,6 +97,7 @@ impl Server {
             pool,
             signing,
             usage: UsageBuffer::default(),
+            failures: FailureThrottle::default(),
         };
         Ok(Self {
             state: web::Data::new(state),

@@ -1,9 +1,13 @@
 //! What every handler shares: configuration, database pool, signing keys and
 //! the usage buffer. Built once per server, passed as `web::Data`.
 
+use std::sync::Arc;
+
 use crate::config::Config;
 use crate::db::Pool;
-use crate::signing::SigningKeys;
+use crate::error::ApiError;
+use crate::signing::{SigningKey, SigningKeys};
+use crate::throttle::FailureThrottle;
 use crate::usage::UsageBuffer;
 
 pub struct AppState {
@@ -13,4 +17,15 @@ pub struct AppState {
     pub pool: Pool,
     pub signing: SigningKeys,
     pub usage: UsageBuffer,
+    /// Failed logins (and exchanges) per IP and per target.
+    pub failures: FailureThrottle,
+}
+
+impl AppState {
+    /// The key that signs now; none is 503 `unavailable` (`/readyz` says so too).
+    pub fn signer(&self) -> Result<Arc<SigningKey>, ApiError> {
+        self.signing
+            .signing_key(chrono::Utc::now())
+            .ok_or(ApiError::NoSigningKey)
+    }
 }

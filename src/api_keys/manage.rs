@@ -83,7 +83,7 @@ pub fn list(
     access.require(access::KEYS_READ)?;
     Ok(api_keys::list(
         conn,
-        &access.workspace.id,
+        Some(&access.workspace.id),
         filter,
         after,
         limit,
@@ -232,7 +232,7 @@ fn live(key: ApiKey) -> Result<ApiKey, ApiError> {
 }
 
 /// What the audit log says about a key: never its secret or digest.
-fn describe(key: &ApiKey) -> serde_json::Value {
+pub(crate) fn describe(key: &ApiKey) -> serde_json::Value {
     json!({ "kind": key.kind, "name": key.name, "start": key.start })
 }
 

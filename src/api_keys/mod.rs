@@ -3,6 +3,7 @@
 
 pub mod kind;
 pub mod manage;
+pub mod personal;
 pub mod request;
 pub mod view;
 
@@ -116,18 +117,26 @@ pub fn authenticate(
     client_ip: Option<IpAddr>,
     now: NaiveDateTime,
 ) -> Result<AuthenticatedKey, ApiError> {
-    let digest = secret.digest();
-    let key = models::api_keys::find_by_digest(conn, digest.as_bytes(), now)?
-        .ok_or(ApiError::InvalidApiKey)?;
-    let digest_matches = digest.matches(&key.secret_digest)
-        | key
-            .previous_secret_digest
-            .as_deref()
-            .is_some_and(|d| digest.matches(d));
-    if !digest_matches {
-        return Err(ApiError::InvalidApiKey);
-    }
+    let key = find_presented(conn, secret, now)?.ok_or(ApiError::InvalidApiKey)?;
     vet(conn, key, client_ip, now)
+}
+
+/// The key a secret names (current secret, or previous one in its grace
+/// period), whatever its state; `None` if it names none.
+pub fn find_presented(
+    conn: &mut DbConnection,
+    secret: &Secret,
+    now: NaiveDateTime,
+) -> Result<Option<ApiKey>, ApiError> {
+    let digest = secret.digest();
+    let key = models::api_keys::find_by_digest(conn, digest.as_bytes(), now)?;
+    Ok(key.filter(|key| {
+        digest.matches(&key.secret_digest)
+            | key
+                .previous_secret_digest
+                .as_deref()
+                .is_some_and(|d| digest.matches(d))
+    }))
 }
 
 /// Authenticates the key behind a token keymint issued (`client_id`): the
@@ -146,7 +155,9 @@ pub fn authenticate_by_id(
     })
 }
 
-fn vet(
+/// The checks every use of a key passes: not revoked, not expired, owner
+/// still a member (personal keys), caller inside `allowed_cidrs`.
+pub fn vet(
     conn: &mut DbConnection,
     key: ApiKey,
     client_ip: Option<IpAddr>,

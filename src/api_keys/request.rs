@@ -116,10 +116,21 @@ fn check_scopes(scopes: &[String], problems: &mut Problems) -> ScopeSet {
 }
 
 impl CreateKeyBody {
+    /// A key of the workspace kinds (not personal).
     pub fn validate(self, now: NaiveDateTime) -> Result<CreateKeySpec, ApiError> {
+        self.validate_as(false, now)
+    }
+
+    /// A personal token (its body is this one with kind `personal`).
+    pub fn validate_personal(self, now: NaiveDateTime) -> Result<CreateKeySpec, ApiError> {
+        self.validate_as(true, now)
+    }
+
+    fn validate_as(self, personal: bool, now: NaiveDateTime) -> Result<CreateKeySpec, ApiError> {
         let mut problems = Problems::default();
         let name = check_name(&self.name, &mut problems);
         let kind = match KeyKind::parse(&self.kind) {
+            Some(KeyKind::Personal) if personal => KeyKind::Personal,
             Some(KeyKind::Personal) => {
                 problems.add(
                     "kind",

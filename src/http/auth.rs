@@ -1,23 +1,25 @@
-//! The [`Caller`] extractor: authenticates `Authorization: Bearer`
-//! (a secret or a keymint JWT) or `X-Api-Key`, so handlers receive the
-//! caller as an argument and never read credential headers themselves.
+//! The [`Caller`] extractor: authenticates `Authorization: Bearer` (a
+//! secret, an exchanged JWT or a login JWT) or `X-Api-Key`, so handlers
+//! receive the caller as an argument and never read credential headers.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use serde::Deserialize;
 
 use super::client::client_ip;
 use super::credentials;
 use crate::access::ScopeSet;
 use crate::api_keys;
+use crate::audit::Origin;
 use crate::authz::{Caller, Principal};
 use crate::clock;
-use crate::db;
+use crate::db::{self, models::users};
 use crate::error::ApiError;
 use crate::secrets::Secret;
 use crate::state::AppState;
-use crate::tokens::{AccessClaims, own};
+use crate::tokens::{login::login_audience, own};
 
 impl FromRequest for Caller {
     type Error = ApiError;
@@ -29,47 +31,73 @@ impl FromRequest for Caller {
     }
 }
 
+/// What the management API needs from either kind of keymint JWT.
+#[derive(Deserialize)]
+struct PresentedClaims {
+    aud: String,
+    sub: String,
+    client_id: Option<String>,
+    scope: Option<String>,
+}
+
+/// Where the request came from: for the audit log and CIDR checks.
+pub fn origin(request: &HttpRequest, state: &AppState) -> Origin {
+    Origin {
+        client_ip: client_ip(request, &state.config.trusted_proxies),
+        user_agent: request
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect()),
+    }
+}
+
 async fn authenticate(request: &HttpRequest) -> Result<Caller, ApiError> {
     let state = request
         .app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| ApiError::internal("AppState missing"))?;
     let credential = credentials::bearer_or_api_key(request)?.ok_or(ApiError::Unauthorized)?;
-    let client_ip = client_ip(request, &state.config.trusted_proxies);
-    let user_agent = request
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(256).collect());
+    let origin = origin(request, &state);
+    let client_ip = origin.client_ip;
     let now = clock::now();
 
-    let (authenticated, token_scopes) = if looks_like_jwt(&credential) {
-        let claims: AccessClaims =
-            own::verify(&state.signing, &credential, &state.issuer, &state.issuer)?;
-        let key_id = claims.client_id.clone();
-        let authenticated = db::run(&state.pool, move |conn| {
-            api_keys::authenticate_by_id(conn, &key_id, client_ip, now)
-        })
-        .await?;
-        (
-            authenticated,
-            Some(ScopeSet::parse_space_separated(&claims.scope)),
-        )
+    let (principal, token_scopes) = if looks_like_jwt(&credential) {
+        let login = login_audience(&state.issuer);
+        let claims: PresentedClaims = own::verify(
+            &state.signing,
+            &credential,
+            &state.issuer,
+            &[&state.issuer, &login],
+        )?;
+        if claims.aud == login {
+            let user =
+                db::run(&state.pool, move |conn| Ok(users::find(conn, &claims.sub)?)).await?;
+            (Principal::User(user.ok_or(ApiError::InvalidToken)?), None)
+        } else {
+            let key_id = claims.client_id.ok_or(ApiError::InvalidToken)?;
+            let key = db::run(&state.pool, move |conn| {
+                api_keys::authenticate_by_id(conn, &key_id, client_ip, now)
+            })
+            .await?;
+            let scopes =
+                ScopeSet::parse_space_separated(claims.scope.as_deref().unwrap_or_default());
+            (Principal::Key(Box::new(key)), Some(scopes))
+        }
     } else {
         let secret = Secret::parse(&credential).map_err(|_| ApiError::InvalidApiKey)?;
-        let authenticated = db::run(&state.pool, move |conn| {
+        let key = db::run(&state.pool, move |conn| {
             api_keys::authenticate(conn, &secret, client_ip, now)
         })
         .await?;
         // A secret used directly counts as a use of the key.
-        state.usage.record(&authenticated.key.id, now);
-        (authenticated, None)
+        state.usage.record(&key.key.id, now);
+        (Principal::Key(Box::new(key)), None)
     };
     Ok(Caller {
-        principal: Principal::Key(authenticated),
+        principal,
         token_scopes,
-        client_ip,
-        user_agent,
+        origin,
     })
 }
 

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod client;
 pub mod credentials;
 pub mod json;
+pub mod login;
 pub mod ops;
 pub mod pagination;
 pub mod token;
@@ -29,6 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(endpoint("/healthz").route(web::get().to(ops::healthz)))
         .service(endpoint("/readyz").route(web::get().to(ops::readyz)))
         .service(endpoint("/auth/token").route(web::post().to(token::token)))
+        .service(endpoint("/auth/login").route(web::post().to(login::login)))
+        .service(endpoint("/auth/accept-invite").route(web::post().to(login::accept_invite)))
         .service(endpoint("/.well-known/jwks.json").route(web::get().to(wellknown::jwks)))
         .service(
             endpoint("/.well-known/oauth-authorization-server")

@@ -9,7 +9,6 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::client::client_ip;
 use super::credentials::{self, Authorization};
 use crate::error::ApiError;
 use crate::exchange::{self, ExchangeRequest, IssuedToken};
@@ -56,7 +55,7 @@ pub async fn token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (mut exchange_request, form) = parse(&request, &body)?;
-    exchange_request.client_ip = client_ip(&request, &state.config.trusted_proxies);
+    exchange_request.origin = super::auth::origin(&request, &state);
     let issued: IssuedToken = exchange::exchange(&state, exchange_request)
         .await
         .map_err(|error| form.report(error))?;

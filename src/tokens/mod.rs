@@ -2,6 +2,7 @@
 //! used to verify them.
 
 pub mod claims;
+pub mod login;
 pub mod own;
 pub mod provider;
 

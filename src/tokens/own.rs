@@ -22,7 +22,7 @@ pub fn verify<C: DeserializeOwned>(
     signing: &SigningKeys,
     token: &str,
     issuer: &str,
-    audience: &str,
+    audiences: &[&str],
 ) -> Result<C, ApiError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| ApiError::InvalidToken)?;
     if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
@@ -48,7 +48,7 @@ pub fn verify<C: DeserializeOwned>(
     validation.leeway = LEEWAY_SECS;
     validation.validate_nbf = true;
     validation.set_issuer(&[issuer]);
-    validation.set_audience(&[audience]);
+    validation.set_audience(audiences);
     validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
     jsonwebtoken::decode::<C>(token, &decoding_key, &validation)
         .map(|data| data.claims)

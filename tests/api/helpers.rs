@@ -257,6 +257,72 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Gives `email` a password directly in the database.
+    pub async fn set_password(&self, email: &str, password: &str) {
+        let (email, hash) = (
+            email.to_owned(),
+            keymint::passwords::hash(password).unwrap(),
+        );
+        self.with_db(move |conn| {
+            let user =
+                keymint::db::models::users::find_by_email(conn, &email)?.expect("user exists");
+            keymint::db::models::users::set_password_hash(conn, &user.id, &hash)?;
+            Ok(())
+        })
+        .await;
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/auth/login"))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Logs in and returns the access token (asserting success).
+    pub async fn login_token(&self, email: &str, password: &str) -> String {
+        let (status, body) = status_and_json(self.login(email, password).await).await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Adds a member with the bootstrap key, accepts their invitation with
+    /// `password`, and returns (user id, login token).
+    pub async fn person(&self, email: &str, role: &str, password: &str) -> (String, String) {
+        let response = self
+            .api(
+                reqwest::Method::POST,
+                &self.ws_path("/members"),
+                &self.bootstrap.secret,
+            )
+            .json(&serde_json::json!({ "email": email, "role": role }))
+            .send()
+            .await
+            .expect("request");
+        let (status, added) = status_and_json(response).await;
+        assert_eq!(status, 201, "{added}");
+        let token = added["invitation"]["token"]
+            .as_str()
+            .expect("an invitation")
+            .to_owned();
+        let accept = self
+            .client
+            .post(self.url("/auth/accept-invite"))
+            .json(&serde_json::json!({ "token": token, "password": password }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(accept.status(), 200);
+        (
+            added["user_id"].as_str().unwrap().to_owned(),
+            self.login_token(email, password).await,
+        )
+    }
+}
+
 /// The status and JSON body of a response.
 pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();

@@ -10,4 +10,5 @@ mod helpers;
 mod https;
 mod keys;
 mod oauth_forms;
+mod people;
 mod wellknown;

@@ -150,21 +150,24 @@ pub struct Position {
     pub id: String,
 }
 
-/// One page of a workspace's keys, newest first (ties broken by id).
-/// Fetches `limit + 1` rows so the caller can tell whether more follow.
+/// One page of keys, newest first (ties broken by id), of one workspace or
+/// (`None`, for a user's personal tokens) of all. Fetches `limit + 1` rows
+/// so the caller can tell whether more follow.
 pub fn list(
     conn: &mut DbConnection,
-    workspace_id: &str,
+    workspace_id: Option<&str>,
     filter: &KeyFilter,
     after: Option<&Position>,
     limit: i64,
 ) -> QueryResult<Vec<ApiKey>> {
     let mut query = api_keys::table
-        .filter(api_keys::workspace_id.eq(workspace_id))
         .select(ApiKey::as_select())
         .order((api_keys::created_at.desc(), api_keys::id.desc()))
         .limit(limit + 1)
         .into_boxed();
+    if let Some(workspace_id) = workspace_id {
+        query = query.filter(api_keys::workspace_id.eq(workspace_id.to_owned()));
+    }
     if let Some(kind) = &filter.kind {
         query = query.filter(api_keys::kind.eq(kind.clone()));
     }
@@ -256,4 +259,21 @@ pub fn rotate(
         ))
         .execute(conn)
         .map(drop)
+}
+
+/// Revokes every personal token of a user in a workspace (they left it).
+pub fn revoke_personal(
+    conn: &mut DbConnection,
+    workspace_id: &str,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::workspace_id.eq(workspace_id))
+            .filter(api_keys::user_id.eq(user_id))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(now))
+    .execute(conn)
 }

@@ -27,3 +27,28 @@ pub fn insert(conn: &mut DbConnection, event: &AuditEvent) -> QueryResult<()> {
         .execute(conn)
         .map(drop)
 }
+
+/// A page of a workspace's audit events, newest first.
+pub fn list(
+    conn: &mut DbConnection,
+    workspace_id: &str,
+    after: Option<&crate::db::models::api_keys::Position>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
+    let mut query = audit_events::table
+        .filter(audit_events::workspace_id.eq(workspace_id))
+        .select(AuditEvent::as_select())
+        .order((audit_events::created_at.desc(), audit_events::id.desc()))
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(
+            audit_events::created_at
+                .lt(after.created_at)
+                .or(audit_events::created_at
+                    .eq(after.created_at)
+                    .and(audit_events::id.lt(after.id.clone()))),
+        );
+    }
+    query.load(conn)
+}

@@ -54,3 +54,65 @@ pub fn role_of(
     // The column's CHECK constraint admits only the four role names.
     Ok(role.as_deref().and_then(Role::parse))
 }
+
+/// Every workspace the user belongs to, with the role there.
+pub fn of_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<Membership>> {
+    memberships::table
+        .filter(memberships::user_id.eq(user_id))
+        .select(Membership::as_select())
+        .order(memberships::joined_at.asc())
+        .load(conn)
+}
+
+pub fn find(
+    conn: &mut DbConnection,
+    workspace_id: &str,
+    user_id: &str,
+) -> QueryResult<Option<Membership>> {
+    memberships::table
+        .find((workspace_id, user_id))
+        .select(Membership::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn count_owners(conn: &mut DbConnection, workspace_id: &str) -> QueryResult<i64> {
+    memberships::table
+        .filter(memberships::workspace_id.eq(workspace_id))
+        .filter(memberships::role.eq(Role::Owner.as_str()))
+        .count()
+        .get_result(conn)
+}
+
+pub fn remove(conn: &mut DbConnection, workspace_id: &str, user_id: &str) -> QueryResult<()> {
+    diesel::delete(memberships::table.find((workspace_id, user_id)))
+        .execute(conn)
+        .map(drop)
+}
+
+/// A page of members with their emails, oldest member first.
+pub fn list_with_emails(
+    conn: &mut DbConnection,
+    workspace_id: &str,
+    after: Option<&crate::db::models::api_keys::Position>,
+    limit: i64,
+) -> QueryResult<Vec<(Membership, String)>> {
+    use crate::db::schema::users;
+    let mut query = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::workspace_id.eq(workspace_id))
+        .select((Membership::as_select(), users::email))
+        .order((memberships::joined_at.asc(), memberships::user_id.asc()))
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(
+            memberships::joined_at
+                .gt(after.created_at)
+                .or(memberships::joined_at
+                    .eq(after.created_at)
+                    .and(memberships::user_id.gt(after.id.clone()))),
+        );
+    }
+    query.load(conn)
+}

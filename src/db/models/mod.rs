@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod invitations;
 pub mod memberships;
 pub mod users;
 pub mod workspaces;

@@ -116,3 +116,44 @@ pub fn environment_exists(
     ))
     .get_result(conn)
 }
+
+/// Workspace settings a PATCH may change.
+#[derive(Debug, Default, Clone, AsChangeset)]
+#[diesel(table_name = workspaces)]
+pub struct WorkspaceChanges {
+    pub name: Option<String>,
+    pub plan: Option<String>,
+    pub portal_origins: Option<String>,
+}
+
+pub fn update(conn: &mut DbConnection, id: &str, changes: &WorkspaceChanges) -> QueryResult<()> {
+    if changes.name.is_none() && changes.plan.is_none() && changes.portal_origins.is_none() {
+        return Ok(());
+    }
+    diesel::update(workspaces::table.find(id))
+        .set(changes)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn environments(conn: &mut DbConnection, workspace_id: &str) -> QueryResult<Vec<Environment>> {
+    environments::table
+        .filter(environments::workspace_id.eq(workspace_id))
+        .select(Environment::as_select())
+        .order((environments::created_at.asc(), environments::name.asc()))
+        .load(conn)
+}
+
+pub fn insert_environment(conn: &mut DbConnection, environment: &Environment) -> QueryResult<()> {
+    diesel::insert_into(environments::table)
+        .values(environment)
+        .execute(conn)
+        .map(drop)
+}
+
+impl Workspace {
+    /// The allowed portal embed origins (a JSON array in the column).
+    pub fn portal_origins(&self) -> Vec<String> {
+        serde_json::from_str(&self.portal_origins).unwrap_or_default()
+    }
+}

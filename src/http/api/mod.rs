@@ -3,6 +3,8 @@
 //! answer 401 without one and 404 with one.
 
 pub mod keys;
+pub mod people;
+pub mod personal;
 
 use actix_web::{HttpResponse, web};
 
@@ -12,6 +14,45 @@ use crate::error::ApiError;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
+            .service(super::endpoint("/me").route(web::get().to(people::me)))
+            .service(super::endpoint("/workspaces").route(web::post().to(people::create_workspace)))
+            .service(
+                super::endpoint("/workspaces/{ws}")
+                    .route(web::get().to(people::get_workspace))
+                    .route(web::patch().to(people::update_workspace)),
+            )
+            .service(
+                super::endpoint("/workspaces/{ws}/members")
+                    .route(web::get().to(people::list_members))
+                    .route(web::post().to(people::add_member)),
+            )
+            .service(
+                super::endpoint("/workspaces/{ws}/members/{user_id}")
+                    .route(web::patch().to(people::change_member))
+                    .route(web::delete().to(people::remove_member)),
+            )
+            .service(
+                super::endpoint("/workspaces/{ws}/environments")
+                    .route(web::get().to(people::list_environments))
+                    .route(web::post().to(people::add_environment)),
+            )
+            .service(
+                super::endpoint("/workspaces/{ws}/audit-log")
+                    .route(web::get().to(people::audit_log)),
+            )
+            .service(
+                super::endpoint("/users/me/api-keys")
+                    .route(web::get().to(personal::list))
+                    .route(web::post().to(personal::create)),
+            )
+            .service(
+                super::endpoint("/users/me/api-keys/{id}")
+                    .route(web::delete().to(personal::revoke)),
+            )
+            .service(
+                super::endpoint("/users/me/api-keys/{id}/rotate")
+                    .route(web::post().to(personal::rotate)),
+            )
             .service(
                 super::endpoint("/workspaces/{ws}/keys")
                     .route(web::get().to(keys::list))

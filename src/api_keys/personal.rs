@@ -1,0 +1,169 @@
+//! Personal tokens (`kmp_`): a person's own keys, managed by that person at
+//! `/api/v1/users/me/api-keys`. A token acts with its owner's current role.
+
+use chrono::NaiveDateTime;
+use diesel::Connection as _;
+use serde::Deserialize;
+
+use super::manage::{describe, rotate_secret};
+use super::request::CreateKeyBody;
+use super::{KeyKind, NewKey};
+use crate::access;
+use crate::audit;
+use crate::authz::{Caller, WorkspaceAccess};
+use crate::db::DbConnection;
+use crate::db::models::api_keys::{self, ApiKey, KeyFilter, Position};
+use crate::db::models::{memberships, users::User};
+use crate::error::ApiError;
+use crate::secrets::Secret;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePersonalBody {
+    pub name: String,
+    /// Id or slug; needed when the person belongs to several workspaces.
+    pub workspace: Option<String>,
+    pub expires_at: Option<String>,
+    pub expires_in_days: Option<i64>,
+    pub scopes: Option<Vec<String>>,
+}
+
+fn person(caller: &Caller) -> Result<&User, ApiError> {
+    caller.user().ok_or_else(|| {
+        ApiError::InsufficientPermissions(
+            "Personal tokens belong to a person: log in or use a personal token.".to_owned(),
+        )
+    })
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    body: CreatePersonalBody,
+    now: NaiveDateTime,
+) -> Result<(ApiKey, Secret), ApiError> {
+    let user = person(caller)?;
+    let workspace = match body.workspace {
+        Some(workspace) => workspace,
+        None => {
+            let mut memberships = memberships::of_user(conn, &user.id)?;
+            match memberships.len() {
+                1 => memberships.remove(0).workspace_id,
+                0 => {
+                    return Err(ApiError::InsufficientPermissions(
+                        "You belong to no workspace.".to_owned(),
+                    ));
+                }
+                _ => {
+                    return Err(ApiError::validation(
+                        "workspace",
+                        "required when you belong to several workspaces",
+                    ));
+                }
+            }
+        }
+    };
+    let access = caller.access(conn, &workspace)?;
+    access.require(access::TOKENS_SELF)?;
+    let spec = CreateKeyBody {
+        name: body.name,
+        kind: KeyKind::Personal.as_str().to_owned(),
+        scopes: body.scopes,
+        environment: None,
+        partner: None,
+        external_id: None,
+        expires_at: body.expires_at,
+        expires_in_days: body.expires_in_days,
+        rate_limit: None,
+        allowed_cidrs: None,
+        remaining: None,
+    }
+    .validate_personal(now)?;
+    let mut new_key = NewKey::new(&access.workspace.id, KeyKind::Personal, &spec.name);
+    new_key.user_id = Some(user.id.clone());
+    // No scopes: the token acts with the owner's whole (current) role.
+    new_key.scopes = spec.scopes.unwrap_or_default();
+    access.require_all_keymint(&new_key.scopes)?;
+    new_key.expires_at = spec.expires_at;
+    new_key.created_by = Some(format!("user:{}", user.id));
+    let (key, secret) = super::issue(new_key, now)?;
+    conn.transaction(|conn| {
+        api_keys::insert(conn, &key)?;
+        audit::record(
+            conn,
+            caller,
+            &access,
+            "key.created",
+            &key.id,
+            describe(&key),
+        )?;
+        Ok::<_, ApiError>(())
+    })?;
+    Ok((key, secret))
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    include_revoked: bool,
+    after: Option<&Position>,
+    limit: i64,
+) -> Result<Vec<ApiKey>, ApiError> {
+    let user = person(caller)?;
+    let filter = KeyFilter {
+        kind: Some(KeyKind::Personal.as_str().to_owned()),
+        user_id: Some(user.id.clone()),
+        include_revoked,
+        ..KeyFilter::default()
+    };
+    Ok(api_keys::list(conn, None, &filter, after, limit)?)
+}
+
+pub fn rotate(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    grace: Option<chrono::Duration>,
+    now: NaiveDateTime,
+) -> Result<(ApiKey, Secret), ApiError> {
+    let (key, access) = own_token(conn, caller, id)?;
+    if key.revoked_at.is_some() {
+        return Err(ApiError::Conflict(
+            "The token is revoked; create a new one.".to_owned(),
+        ));
+    }
+    let secret = rotate_secret(conn, &key, grace, now)?;
+    audit::record(conn, caller, &access, "key.rotated", id, describe(&key))?;
+    let rotated = api_keys::find(conn, id)?.ok_or_else(|| ApiError::not_found("token"))?;
+    Ok((rotated, secret))
+}
+
+pub fn revoke(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let (key, access) = own_token(conn, caller, id)?;
+    if key.revoked_at.is_none() {
+        api_keys::revoke(conn, id, now)?;
+        audit::record(conn, caller, &access, "key.revoked", id, describe(&key))?;
+    }
+    Ok(())
+}
+
+/// One of the caller's own personal tokens; anyone else's is 404, so
+/// token ids cannot be probed.
+fn own_token(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+) -> Result<(ApiKey, WorkspaceAccess), ApiError> {
+    let user = person(caller)?;
+    let key = api_keys::find(conn, id)?
+        .filter(|key| key.kind() == KeyKind::Personal && key.user_id.as_deref() == Some(&user.id))
+        .ok_or_else(|| ApiError::not_found("token"))?;
+    let access = caller.access(conn, &key.workspace_id)?;
+    access.require(access::TOKENS_SELF)?;
+    Ok((key, access))
+}

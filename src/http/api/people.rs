@@ -1,0 +1,278 @@
+//! Workspaces, members, environments, the audit log, and `/me`.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::access::ScopeSet;
+use crate::authz::{Caller, Principal};
+use crate::clock;
+use crate::db::models::api_keys::Position;
+use crate::db::models::{audit::AuditEvent, memberships};
+use crate::db::{self, models};
+use crate::error::ApiError;
+use crate::http::json::Json;
+use crate::http::pagination::{Page, PageQuery};
+use crate::members::{self, MemberView};
+use crate::state::AppState;
+use crate::workspaces::{self, CreateWorkspaceBody, UpdateWorkspaceBody, WorkspaceView};
+
+pub async fn create_workspace(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateWorkspaceBody>,
+) -> Result<HttpResponse, ApiError> {
+    let plan = state.config.default_plan;
+    let workspace = db::run(&state.pool, move |conn| {
+        workspaces::create(conn, &caller, body, plan, clock::now())
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(WorkspaceView::from(workspace)))
+}
+
+/// Any credential of the workspace may read it.
+pub async fn get_workspace(
+    state: web::Data<AppState>,
+    caller: Caller,
+    ws: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let access = db::run(&state.pool, move |conn| caller.access(conn, &ws)).await?;
+    Ok(HttpResponse::Ok().json(WorkspaceView::from(access.workspace)))
+}
+
+pub async fn update_workspace(
+    state: web::Data<AppState>,
+    caller: Caller,
+    ws: web::Path<String>,
+    Json(body): Json<UpdateWorkspaceBody>,
+) -> Result<HttpResponse, ApiError> {
+    let workspace = db::run(&state.pool, move |conn| {
+        let access = caller.access(conn, &ws)?;
+        workspaces::update(conn, &caller, &access, body)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(WorkspaceView::from(workspace)))
+}
+
+fn by_join_time(member: &MemberView) -> Position {
+    Position {
+        created_at: member.joined_at,
+        id: member.user_id.clone(),
+    }
+}
+
+pub async fn list_members(
+    state: web::Data<AppState>,
+    caller: Caller,
+    ws: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.validate()?;
+    let rows = db::run(&state.pool, move |conn| {
+        let access = caller.access(conn, &ws)?;
+        members::list(conn, &access, page.after.as_ref(), page.limit)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, page.limit, by_join_time, |m| m)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberBody {
+    email: String,
+    role: String,
+}
+
+pub async fn add_member(
+    state: web::Data<AppState>,
+    caller: Caller,
+    ws: web::Path<String>,
+    Json(body): Json<MemberBody>,
+) -> Result<HttpResponse, ApiError> {
+    let issuer = state.issuer.clone();
+    let added = db::run(&state.pool, move |conn| {
+        let access = caller.access(conn, &ws)?;
+        members::add(
+            conn,
+            &caller,
+            &access,
+            &body.email,
+            &body.role,
+            &issuer,
+            clock::now(),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(added))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    role: String,
+}
+
+pub async fn change_member(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    Json(body): Json<RoleBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (ws, user_id) = path.into_inner();
+    let member = db::run(&state.pool, move |conn| {
+        let access = caller.access(conn, &ws)?;
+        members::change_role(conn, &caller, &access, &user_id, &body.role, clock::now())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(member))
+}
+
+pub async fn remove_member(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (ws, user_id) = path.into_inner();
+    db::run(&state.pool, move |conn| {
+        let access = caller.access(conn, &ws)?;
+        members::remove(conn, &caller, &access, &user_id, clock::now())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn list_environments(
+    state: web::Data<AppState>,
+    caller: Caller,
+    ws: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let environments = db::run(&state.pool, move |conn| {
+        let access = caller.access(conn, &ws)?;
+        workspaces::environments(conn, &access)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(Page {
+        data: environments,
+        next_cursor: None,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentBody {
+    name: String,
+}
+
+pub async fn add_environment(
+    state: web::Data<AppState>,
+    caller: Caller,
+    ws: web::Path<String>,
+    Json(body): Json<EnvironmentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let environment = db::run(&state.pool, move |conn| {
+        let access = caller.access(conn, &ws)?;
+        workspaces::add_environment(conn, &caller, &access, body.name.trim(), clock::now())
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(environment))
+}
+
+#[derive(Debug, Serialize)]
+struct AuditView {
+    id: String,
+    actor: Option<String>,
+    action: String,
+    target: Option<String>,
+    client_ip: Option<String>,
+    user_agent: Option<String>,
+    detail: serde_json::Value,
+    #[serde(with = "crate::clock::rfc3339")]
+    created_at: chrono::NaiveDateTime,
+}
+
+impl From<AuditEvent> for AuditView {
+    fn from(event: AuditEvent) -> Self {
+        Self {
+            detail: serde_json::from_str(&event.detail).unwrap_or_default(),
+            id: event.id,
+            actor: event.actor,
+            action: event.action,
+            target: event.target,
+            client_ip: event.client_ip,
+            user_agent: event.user_agent,
+            created_at: event.created_at,
+        }
+    }
+}
+
+pub async fn audit_log(
+    state: web::Data<AppState>,
+    caller: Caller,
+    ws: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.validate()?;
+    let rows = db::run(&state.pool, move |conn| {
+        let access = caller.access(conn, &ws)?;
+        access.require(crate::access::AUDIT_READ)?;
+        Ok(models::audit::list(
+            conn,
+            &access.workspace.id,
+            page.after.as_ref(),
+            page.limit,
+        )?)
+    })
+    .await?;
+    let position = |event: &AuditEvent| Position {
+        created_at: event.created_at,
+        id: event.id.clone(),
+    };
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, page.limit, position, AuditView::from)))
+}
+
+#[derive(Debug, Serialize)]
+struct MeWorkspace {
+    id: String,
+    slug: String,
+    name: String,
+    role: Option<crate::access::Role>,
+    scopes: ScopeSet,
+}
+
+/// Who the caller is (a person or a key), where, and with which rights.
+pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let body = db::run(&state.pool, move |conn| {
+        let workspace_ids: Vec<String> = match &caller.principal {
+            Principal::Key(authenticated) => vec![authenticated.key.workspace_id.clone()],
+            Principal::User(user) => memberships::of_user(conn, &user.id)?
+                .into_iter()
+                .map(|m| m.workspace_id)
+                .collect(),
+        };
+        let mut workspaces = Vec::new();
+        for id in workspace_ids {
+            let access = caller.access(conn, &id)?;
+            workspaces.push(MeWorkspace {
+                id: access.workspace.id,
+                slug: access.workspace.slug,
+                name: access.workspace.name,
+                role: access.role,
+                scopes: access.scopes,
+            });
+        }
+        let user = caller
+            .user()
+            .map(|u| serde_json::json!({ "id": u.id, "email": u.email }));
+        let key = match &caller.principal {
+            Principal::Key(a) => {
+                Some(serde_json::json!({ "id": a.key.id, "kind": a.key.kind, "name": a.key.name }))
+            }
+            Principal::User(_) => None,
+        };
+        let kind = if key.is_some() { "key" } else { "user" };
+        Ok(serde_json::json!({ "type": kind, "user": user, "key": key, "workspaces": workspaces }))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}

@@ -1,0 +1,96 @@
+//! `/api/v1/users/me/api-keys`: the caller's own personal tokens.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use crate::api_keys::personal::{self, CreatePersonalBody};
+use crate::api_keys::request::RotateKeyBody;
+use crate::api_keys::view::KeyView;
+use crate::authz::Caller;
+use crate::clock;
+use crate::db::{self, models::api_keys::ApiKey, models::api_keys::Position};
+use crate::error::ApiError;
+use crate::http::json::{Json, body_error, parse_body};
+use crate::http::pagination::{Page, PageQuery};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    include_revoked: Option<bool>,
+    #[serde(flatten)]
+    page: PageQuery,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.page.validate()?;
+    let include_revoked = query.include_revoked.unwrap_or(false);
+    let rows = db::run(&state.pool, move |conn| {
+        personal::list(
+            conn,
+            &caller,
+            include_revoked,
+            page.after.as_ref(),
+            page.limit,
+        )
+    })
+    .await?;
+    let position = |key: &ApiKey| Position {
+        created_at: key.created_at,
+        id: key.id.clone(),
+    };
+    Ok(
+        HttpResponse::Ok().json(Page::from_rows(rows, page.limit, position, |key| {
+            KeyView::new(key, &state.usage)
+        })),
+    )
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Json(body): Json<CreatePersonalBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, secret) = db::run(&state.pool, move |conn| {
+        personal::create(conn, &caller, body, clock::now())
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(KeyView::new(key, &state.usage).with_secret(&secret)))
+}
+
+pub async fn rotate(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    request: HttpRequest,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.map_err(body_error)?;
+    let grace = parse_body::<RotateKeyBody>(&request, &body)?
+        .unwrap_or_default()
+        .grace_period()?;
+    let (key, secret) = db::run(&state.pool, move |conn| {
+        personal::rotate(conn, &caller, &id, grace, clock::now())
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(KeyView::new(key, &state.usage).with_secret(&secret)))
+}
+
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    db::run(&state.pool, move |conn| {
+        personal::revoke(conn, &caller, &id, clock::now())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
