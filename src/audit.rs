@@ -44,6 +44,17 @@ pub fn write(
     )
 }
 
+/// The audit detail of an update: the names of the fields it changed
+/// (never their values, which may be sensitive).
+pub fn changed_fields(fields: &[(&str, bool)]) -> Value {
+    let changed: Vec<&str> = fields
+        .iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(name, _)| *name)
+        .collect();
+    serde_json::json!({ "changed": changed })
+}
+
 /// Records `action` on `target` by an authenticated caller in the
 /// workspace it is acting in.
 pub fn record(

@@ -152,23 +152,21 @@ pub fn update(
     };
     conn.transaction(|conn| {
         workspaces::update(conn, &access.workspace.id, &changes)?;
-        let changed: Vec<&str> = [
-            changes.name.as_ref().map(|_| "name"),
-            changes.plan.as_ref().map(|_| "plan"),
-            changes.portal_origins.as_ref().map(|_| "portal_origins"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let changed = audit::changed_fields(&[
+            ("name", changes.name.is_some()),
+            ("plan", changes.plan.is_some()),
+            ("portal_origins", changes.portal_origins.is_some()),
+        ]);
         audit::record(
             conn,
             caller,
             access,
             "workspace.updated",
             &access.workspace.id,
-            json!({ "changed": changed }),
+            changed,
         )?;
-        workspaces::find(conn, &access.workspace.id)?.ok_or_else(|| ApiError::not_found("workspace"))
+        workspaces::find(conn, &access.workspace.id)?
+            .ok_or_else(|| ApiError::not_found("workspace"))
     })
 }
 

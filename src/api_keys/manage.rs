@@ -117,22 +117,12 @@ pub fn update(
     };
     conn.transaction(|conn| {
         api_keys::update(conn, id, &changes)?;
-        let changed: Vec<&str> = [
-            changes.name.as_ref().map(|_| "name"),
-            changes.scopes.as_ref().map(|_| "scopes"),
-            changes.rate_limit.as_ref().map(|_| "rate_limit"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        audit::record(
-            conn,
-            caller,
-            access,
-            "key.updated",
-            id,
-            json!({ "changed": changed }),
-        )?;
+        let changed = audit::changed_fields(&[
+            ("name", changes.name.is_some()),
+            ("scopes", changes.scopes.is_some()),
+            ("rate_limit", changes.rate_limit.is_some()),
+        ]);
+        audit::record(conn, caller, access, "key.updated", id, changed)?;
         Ok::<_, ApiError>(())
     })?;
     find(conn, access, id)

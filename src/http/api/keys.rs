@@ -1,17 +1,18 @@
 //! `/api/v1/workspaces/{ws}/keys`: the workspace's keys. Each handler
 //! extracts, validates, does its database work in one `db::run`, responds.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use crate::api_keys::request::{CreateKeyBody, RotateKeyBody, UpdateKeyBody};
+use crate::api_keys::request::{CreateKeyBody, UpdateKeyBody};
 use crate::api_keys::view::KeyView;
 use crate::api_keys::{KeyKind, manage};
 use crate::authz::Caller;
 use crate::clock;
 use crate::db::{self, models::api_keys::KeyFilter, models::api_keys::Position};
 use crate::error::ApiError;
-use crate::http::json::{Json, body_error, parse_body};
+use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -95,9 +96,12 @@ pub async fn create(
         manage::create(conn, &caller, &access, spec, now)
     })
     .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(KeyView::new(key, &state.usage).with_secret(&secret)))
+    Ok(super::reveal(
+        StatusCode::CREATED,
+        key,
+        &secret,
+        &state.usage,
+    ))
 }
 
 pub async fn get(
@@ -151,17 +155,12 @@ pub async fn rotate(
     request: HttpRequest,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.map_err(body_error)?;
-    let grace = parse_body::<RotateKeyBody>(&request, &body)?
-        .unwrap_or_default()
-        .grace_period()?;
+    let grace = super::grace_period(&request, body)?;
     let (ws, id) = path.into_inner();
     let (key, secret) = db::run(&state.pool, move |conn| {
         let access = caller.access(conn, &ws)?;
         manage::rotate(conn, &caller, &access, &id, grace, clock::now())
     })
     .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(KeyView::new(key, &state.usage).with_secret(&secret)))
+    Ok(super::reveal(StatusCode::OK, key, &secret, &state.usage))
 }

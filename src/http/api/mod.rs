@@ -6,10 +6,16 @@ pub mod keys;
 pub mod people;
 pub mod personal;
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::api_keys::request::RotateKeyBody;
+use crate::api_keys::view::KeyView;
 use crate::authz::Caller;
+use crate::db::models::api_keys::ApiKey;
 use crate::error::ApiError;
+use crate::secrets::Secret;
+use crate::usage::UsageBuffer;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -75,4 +81,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Authenticates first, so probing for routes needs a credential.
 async fn unknown_route(_caller: Caller) -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("route"))
+}
+
+/// The one answer that shows a key's secret (create, rotate): never cached.
+fn reveal(status: StatusCode, key: ApiKey, secret: &Secret, usage: &UsageBuffer) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(KeyView::new(key, usage).with_secret(secret))
+}
+
+/// The optional body of a rotation, `{"grace_period_seconds": N}`: how long
+/// the old secret keeps working (`None`: it dies now).
+fn grace_period(
+    request: &HttpRequest,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<Option<chrono::Duration>, ApiError> {
+    let body = body.map_err(super::json::body_error)?;
+    super::json::parse_body::<RotateKeyBody>(request, &body)?
+        .unwrap_or_default()
+        .grace_period()
 }

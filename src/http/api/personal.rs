@@ -1,16 +1,16 @@
 //! `/api/v1/users/me/api-keys`: the caller's own personal tokens.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::api_keys::personal::{self, CreatePersonalBody};
-use crate::api_keys::request::RotateKeyBody;
 use crate::api_keys::view::KeyView;
 use crate::authz::Caller;
 use crate::clock;
 use crate::db::{self, models::api_keys::ApiKey, models::api_keys::Position};
 use crate::error::ApiError;
-use crate::http::json::{Json, body_error, parse_body};
+use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -58,9 +58,12 @@ pub async fn create(
         personal::create(conn, &caller, body, clock::now())
     })
     .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(KeyView::new(key, &state.usage).with_secret(&secret)))
+    Ok(super::reveal(
+        StatusCode::CREATED,
+        key,
+        &secret,
+        &state.usage,
+    ))
 }
 
 pub async fn rotate(
@@ -70,17 +73,12 @@ pub async fn rotate(
     request: HttpRequest,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.map_err(body_error)?;
-    let grace = parse_body::<RotateKeyBody>(&request, &body)?
-        .unwrap_or_default()
-        .grace_period()?;
+    let grace = super::grace_period(&request, body)?;
     let (key, secret) = db::run(&state.pool, move |conn| {
         personal::rotate(conn, &caller, &id, grace, clock::now())
     })
     .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(KeyView::new(key, &state.usage).with_secret(&secret)))
+    Ok(super::reveal(StatusCode::OK, key, &secret, &state.usage))
 }
 
 pub async fn revoke(
