@@ -202,6 +202,7 @@ pub fn rotate_secret(
         secret.digest().as_bytes(),
         &secret.start(),
         grace.map(|g| now + g),
+        now,
     )?;
     Ok(secret)
 }

@@ -91,6 +91,7 @@ pub fn issue(new: NewKey, now: NaiveDateTime) -> Result<(ApiKey, Secret), ApiErr
                 .join(" ")
         }),
         remaining: new.remaining,
+        rotated_at: None,
     };
     Ok((row, secret))
 }

@@ -77,6 +77,7 @@ diesel::table! {
         rate_limit -> Nullable<Integer>,
         allowed_cidrs -> Nullable<Text>,
         remaining -> Nullable<BigInt>,
+        rotated_at -> Nullable<Timestamp>,
     }
 }
 

@@ -30,7 +30,11 @@ async fn bootstrap_prints_json_and_refuses_an_existing_slug(backend: Backend) {
         String::from_utf8_lossy(&migrated.stderr)
     );
     let applied: Value = serde_json::from_slice(&migrated.stdout).unwrap();
-    assert_eq!(applied["applied"], 1);
+    let migrations = std::fs::read_dir("migrations/sqlite").unwrap().count();
+    assert_eq!(applied["applied"], migrations as u64);
+    let again = keymint(&db, keys.path()).arg("migrate").output().unwrap();
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["applied"], 0, "a second run has nothing left to apply");
 
     let args = [
         "bootstrap",

@@ -35,6 +35,7 @@ pub struct ApiKey {
     pub rate_limit: Option<i32>,
     pub allowed_cidrs: Option<String>,
     pub remaining: Option<i64>,
+    pub rotated_at: Option<NaiveDateTime>,
 }
 
 impl ApiKey {
@@ -58,6 +59,19 @@ impl ApiKey {
 
     pub fn is_expired_at(&self, now: NaiveDateTime) -> bool {
         self.expires_at.is_some_and(|expires_at| expires_at <= now)
+    }
+
+    /// Whether a token issued at `issued_at` still stands for this key: the
+    /// key is live, and the secret it was exchanged from has not been
+    /// rotated away since (a grace period keeps it alive until it ends).
+    pub fn honours_token_issued_at(&self, issued_at: NaiveDateTime, now: NaiveDateTime) -> bool {
+        let rotated_away = self.rotated_at.is_some_and(|rotated| {
+            issued_at < rotated
+                && self
+                    .previous_secret_expires_at
+                    .is_none_or(|dies| dies <= now)
+        });
+        self.revoked_at.is_none() && !self.is_expired_at(now) && !rotated_away
     }
 }
 
@@ -248,6 +262,7 @@ pub fn rotate(
     new_digest: &[u8],
     new_start: &str,
     old_secret_dies_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
 ) -> QueryResult<()> {
     let previous = old_secret_dies_at.map(|_| key.secret_digest.clone());
     diesel::update(api_keys::table.find(&key.id))
@@ -256,6 +271,7 @@ pub fn rotate(
             api_keys::start.eq(new_start),
             api_keys::previous_secret_digest.eq(previous),
             api_keys::previous_secret_expires_at.eq(old_secret_dies_at),
+            api_keys::rotated_at.eq(now),
         ))
         .execute(conn)
         .map(drop)
