@@ -23,3 +23,4 @@ pub mod state;
 pub mod tls;
 pub mod tokens;
 pub mod usage;
+pub mod verifier;
