@@ -78,6 +78,10 @@ fn supersede(
     activate_at: DateTime<Utc>,
     add: impl FnOnce(DateTime<Utc>) -> Result<StoredKey, StoreError>,
 ) -> Result<Rotation, RotationError> {
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
     let existing = store::load_dir(dir)?.keys;
     let added = add(activate_at)?;
     let mut retiring = Vec::new();

@@ -48,22 +48,42 @@ pub struct StoredKey {
     pub key: Arc<SigningKey>,
 }
 
-impl StoredKey {
-    /// The state at `now`, given how long the tokens it signed may live
-    /// (a retired key stays published that long, plus a minute).
+/// How long a retired key stays published after the last token it signed
+/// may have expired (clock skew, slow verifiers).
+pub const UNPUBLISH_MARGIN_SECS: i64 = 60;
+
+impl KeyMetadata {
+    /// The state at `now`, given how long the tokens it signed may live.
     pub fn state(&self, now: DateTime<Utc>, max_token_ttl: Duration) -> KeyState {
-        let meta = &self.metadata;
-        match meta.retire_at {
-            _ if now < meta.activate_at => KeyState::Next,
+        // Retirement comes first: a key superseded before it activated
+        // (a second rotation) never signs.
+        match self.retire_at {
             Some(retire_at) if now >= retire_at => {
-                if now < retire_at + max_token_ttl + Duration::seconds(60) {
-                    KeyState::Retired
-                } else {
+                if self
+                    .unpublish_at(max_token_ttl)
+                    .is_some_and(|unpublish_at| now >= unpublish_at)
+                {
                     KeyState::Removed
+                } else {
+                    KeyState::Retired
                 }
             }
+            _ if now < self.activate_at => KeyState::Next,
             _ => KeyState::Active,
         }
+    }
+
+    /// When the key leaves the JWKS: once every token it signed has expired,
+    /// plus a margin.
+    pub fn unpublish_at(&self, max_token_ttl: Duration) -> Option<DateTime<Utc>> {
+        self.retire_at
+            .map(|retire_at| retire_at + max_token_ttl + Duration::seconds(UNPUBLISH_MARGIN_SECS))
+    }
+}
+
+impl StoredKey {
+    pub fn state(&self, now: DateTime<Utc>, max_token_ttl: Duration) -> KeyState {
+        self.metadata.state(now, max_token_ttl)
     }
 }
 
@@ -253,6 +273,14 @@ mod tests {
         assert_eq!(
             key.state(t0 + Duration::seconds(100 + 3660), ttl),
             KeyState::Removed
+        );
+        // Superseded before it activated: retired, never active.
+        key.metadata.retire_at = Some(t0 + Duration::seconds(5));
+        assert_eq!(key.state(t0, ttl), KeyState::Next);
+        assert_eq!(key.state(t0 + Duration::seconds(5), ttl), KeyState::Retired);
+        assert_eq!(
+            key.state(t0 + Duration::seconds(10), ttl),
+            KeyState::Retired
         );
     }
 
