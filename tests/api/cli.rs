@@ -112,7 +112,7 @@ async fn first_serve_prints_a_working_curl_command(backend: Backend) {
         .to_owned();
     assert!(secret.starts_with("kmk_") && secret.len() == 53, "{secret}");
 
-    let response = reqwest::Client::new()
+    let response = crate::helpers::http_client()
         .post(&url)
         .bearer_auth(&secret)
         .send()

@@ -8,5 +8,6 @@ mod errors;
 mod exchange;
 mod helpers;
 mod https;
+mod key_folder;
 mod oauth_forms;
 mod wellknown;
