@@ -178,7 +178,8 @@ impl TestApp {
 
     /// A fresh token from the bootstrap key.
     pub async fn token(&self) -> String {
-        let (status, body) = status_and_json(self.exchange_bearer(&self.bootstrap.secret).await).await;
+        let (status, body) =
+            status_and_json(self.exchange_bearer(&self.bootstrap.secret).await).await;
         assert_eq!(status, 200, "{body}");
         body["access_token"].as_str().expect("a token").to_owned()
     }

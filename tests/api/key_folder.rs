@@ -99,7 +99,10 @@ async fn broken_files_are_skipped_and_no_signer_means_503(backend: Backend) {
     app.token_signed_by(good.key.kid(), PICKUP_BOUND).await;
     assert_eq!(ready_status(&app).await, 200);
     let published = jwks(&app).await.to_string();
-    assert!(!published.contains(broken.key.kid()), "a broken key is not published");
+    assert!(
+        !published.contains(broken.key.kid()),
+        "a broken key is not published"
+    );
 
     // Retire every key now: nothing can sign.
     for key in store::load_dir(&dir).unwrap().keys {

@@ -10,4 +10,6 @@ mod helpers;
 mod https;
 mod key_folder;
 mod oauth_forms;
+mod rotation;
+mod verifier;
 mod wellknown;
