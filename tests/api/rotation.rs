@@ -53,7 +53,7 @@ async fn verifiers_see_no_failure_while_tokens_are_issued_across_a_rotation(back
     let mut failures = Vec::new();
     let deadline = tokio::time::Instant::now() + MAX_AGE + MARGIN + Duration::from_secs(15);
     let new_kid = loop {
-        let replica = if issued % 2 == 0 { &a } else { &b };
+        let replica = if issued.is_multiple_of(2) { &a } else { &b };
         let token = replica.token().await;
         issued += 1;
         match verifier.verify(&token).await {
