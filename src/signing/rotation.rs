@@ -46,14 +46,15 @@ pub struct Rotation {
     pub retiring: Vec<KeyMetadata>,
 }
 
-/// Generates a key of `alg` that activates `activate_in` from `now`.
+/// Generates a key of `alg` that activates `activate_in` from `now` (at
+/// once if no key signs now: waiting would only prolong an outage).
 pub fn rotate(
     dir: &Path,
     alg: SigningAlg,
     now: DateTime<Utc>,
     activate_in: Duration,
 ) -> Result<Rotation, RotationError> {
-    supersede(dir, now + activate_in, |activate_at| {
+    supersede(dir, now, activate_in, |activate_at| {
         store::create_key(dir, alg, now, activate_at)
     })
 }
@@ -65,17 +66,19 @@ pub fn import(
     now: DateTime<Utc>,
     activate_in: Duration,
 ) -> Result<Rotation, RotationError> {
-    supersede(dir, now + activate_in, |activate_at| {
+    supersede(dir, now, activate_in, |activate_at| {
         store::add_key(dir, imported.alg, &imported.pkcs8, now, activate_at)
     })
 }
 
-/// Adds the key `add` makes, then schedules every key not retired by
-/// `activate_at` to retire then. The new key is written first: if the
-/// process stops in between, the old keys simply keep signing.
+/// Adds the key `add` makes, activating after `activate_in` (or at once when
+/// no key signs at `now`), then schedules every key not retired by then to
+/// retire then. The new key is written first: if the process stops in
+/// between, the old keys simply keep signing.
 fn supersede(
     dir: &Path,
-    activate_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    activate_in: Duration,
     add: impl FnOnce(DateTime<Utc>) -> Result<StoredKey, StoreError>,
 ) -> Result<Rotation, RotationError> {
     std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
@@ -83,6 +86,11 @@ fn supersede(
         source,
     })?;
     let existing = store::load_dir(dir)?.keys;
+    let activate_at = if existing.iter().any(|key| signs_at(key, now)) {
+        now + activate_in
+    } else {
+        now
+    };
     let added = add(activate_at)?;
     let mut retiring = Vec::new();
     for key in existing {
@@ -108,16 +116,20 @@ pub fn retire(dir: &Path, kid: &str, now: DateTime<Utc>) -> Result<KeyMetadata, 
     if metadata.retire_at.is_some_and(|at| at <= now) {
         return Ok(metadata);
     }
-    // The token lifetime only matters to retired keys; any value will do.
     let another_signs = keys
         .iter()
-        .any(|key| key.metadata.kid != kid && key.state(now, Duration::zero()) == KeyState::Active);
+        .any(|key| key.metadata.kid != kid && signs_at(key, now));
     if !another_signs {
         return Err(RotationError::LastSigner(kid.to_owned()));
     }
     metadata.retire_at = Some(now);
     store::write_metadata(dir, &metadata)?;
     Ok(metadata)
+}
+
+fn signs_at(key: &StoredKey, now: DateTime<Utc>) -> bool {
+    // The token lifetime only matters to retired keys; any value will do.
+    key.state(now, Duration::zero()) == KeyState::Active
 }
 
 #[cfg(test)]
@@ -149,6 +161,15 @@ mod tests {
         assert_eq!(stored.len(), 2);
         assert_eq!(stored[0].retire_at, Some(activate_at), "written to disk");
         assert_eq!(stored[1].retire_at, None);
+    }
+
+    #[test]
+    fn with_no_key_signing_the_new_key_signs_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Utc::now();
+        let rotation = rotate(dir.path(), SigningAlg::ES256, t0, default_activate_in()).unwrap();
+        assert_eq!(rotation.added.metadata.activate_at, t0);
+        assert!(rotation.retiring.is_empty());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! on PostgreSQL.
 
 mod cli;
+mod cli_keys;
 mod errors;
 mod exchange;
 mod helpers;
