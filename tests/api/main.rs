@@ -9,6 +9,7 @@ mod errors;
 mod exchange;
 mod helpers;
 mod https;
+mod interop;
 mod key_folder;
 mod oauth_forms;
 mod rotation;
