@@ -296,6 +296,17 @@ mod tests {
         );
         let loaded = load_dir(dir.path()).unwrap().keys;
         assert_eq!(loaded.len(), 1);
+        // Debug output (what a log line or a panic would show) holds no
+        // private material.
+        let private_body = fs::read_to_string(&pem_path)
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        let shown = format!("{loaded:?}");
+        assert!(shown.contains(created.key.kid()));
+        assert!(!shown.contains(&private_body[..20]), "{shown}");
         assert_eq!(loaded[0].key.kid(), created.key.kid());
         assert_eq!(loaded[0].metadata.alg, SigningAlg::EdDSA);
         let pkcs8 = pem::parse(fs::read(&pem_path).unwrap()).unwrap();
