@@ -28,4 +28,5 @@ pub mod throttle;
 pub mod tls;
 pub mod tokens;
 pub mod usage;
+pub mod verifier;
 pub mod workspaces;

@@ -13,14 +13,13 @@ use crate::bootstrap::{self, Bootstrapped};
 use crate::config::{Config, ConfigError, redact_url};
 use crate::db::{self, SetupError};
 use crate::error::ApiError;
-use crate::signing::{SigningKeys, StoreError};
+use crate::signing::{KeyTiming, SigningKeys, StoreError};
 use crate::state::AppState;
 use crate::throttle::FailureThrottle;
+use crate::tokens::own::OwnKeys;
 use crate::usage::UsageBuffer;
 use crate::{http, tls, tokens};
 
-/// How often the keys folder is re-read; the contract allows 10 s.
-const KEY_RELOAD_PERIOD: Duration = Duration::from_secs(5);
 /// How often buffered usage counts are written.
 const USAGE_FLUSH_PERIOD: Duration = Duration::from_secs(5);
 /// Connections per replica. SQLite writes serialise anyway; reads run in
@@ -60,6 +59,12 @@ impl Server {
     /// Connects and migrates the database, loads (or creates) signing keys,
     /// binds the listener and, on an empty database, bootstraps. Blocking.
     pub fn build(config: Config) -> Result<Self, StartError> {
+        Self::build_with_key_timing(config, KeyTiming::default())
+    }
+
+    /// [`Server::build`] with another key reload period and JWKS max-age
+    /// (tests watch a whole rotation in seconds).
+    pub fn build_with_key_timing(config: Config, timing: KeyTiming) -> Result<Self, StartError> {
         config.validate()?;
         tokens::provider::install();
         let pool = db::connect(&config.database_url, POOL_SIZE)?;
@@ -69,7 +74,8 @@ impl Server {
             redact_url(&config.database_url)
         );
         let max_ttl = ChronoDuration::seconds(i64::from(config.token_max_ttl));
-        let signing = SigningKeys::open_or_create(&config.keys_dir, config.signing_alg, max_ttl)?;
+        let signing =
+            SigningKeys::open_or_create(&config.keys_dir, config.signing_alg, max_ttl, timing)?;
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => {
                 Some(tls::server_config(cert, key).map_err(StartError::Tls)?)
@@ -98,6 +104,7 @@ impl Server {
             signing,
             usage: UsageBuffer::default(),
             failures: FailureThrottle::default(),
+            own_keys: OwnKeys::default(),
         };
         Ok(Self {
             state: web::Data::new(state),
@@ -153,10 +160,14 @@ impl Server {
         };
 
         let background = [
-            every(KEY_RELOAD_PERIOD, "reloading signing keys", {
-                let state = state.clone();
-                move || state.signing.reload().map_err(|e| e.to_string())
-            }),
+            every(
+                state.signing.timing().reload_period,
+                "reloading signing keys",
+                {
+                    let state = state.clone();
+                    move || state.signing.reload().map_err(|e| e.to_string())
+                },
+            ),
             every(self.usage_flush_period, "flushing usage counts", {
                 let state = state.clone();
                 move || {

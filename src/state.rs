@@ -8,6 +8,7 @@ use crate::db::Pool;
 use crate::error::ApiError;
 use crate::signing::{SigningKey, SigningKeys};
 use crate::throttle::FailureThrottle;
+use crate::tokens::own::OwnKeys;
 use crate::usage::UsageBuffer;
 
 pub struct AppState {
@@ -19,6 +20,8 @@ pub struct AppState {
     pub usage: UsageBuffer,
     /// Failed logins (and exchanges) per IP and per target.
     pub failures: FailureThrottle,
+    /// keymint's own published keys, for tokens presented back to it.
+    pub own_keys: OwnKeys,
 }
 
 impl AppState {

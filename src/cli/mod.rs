@@ -4,6 +4,8 @@
 mod bootstrap;
 mod migrate;
 mod serve;
+mod signing_keys;
+mod token;
 
 use std::process::ExitCode;
 
@@ -35,6 +37,12 @@ pub enum Command {
     Migrate,
     /// Create a workspace, its owner and a workspace key with every scope.
     Bootstrap(bootstrap::Args),
+    /// List, rotate, retire or import signing keys (the keys folder).
+    #[command(subcommand)]
+    SigningKeys(signing_keys::Command),
+    /// Verify an access token.
+    #[command(subcommand)]
+    Token(token::Command),
 }
 
 /// Runs the parsed command line; the exit code says how it went.
@@ -43,6 +51,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve => serve::run(cli.config),
         Command::Migrate => migrate::run(&cli.config),
         Command::Bootstrap(args) => bootstrap::run(&cli.config, args),
+        Command::SigningKeys(command) => signing_keys::run(&cli.config, command),
+        Command::Token(command) => token::run(&cli.config, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,7 +19,8 @@ use crate::db::{self, models::users};
 use crate::error::ApiError;
 use crate::secrets::Secret;
 use crate::state::AppState;
-use crate::tokens::{login::login_audience, own};
+use crate::tokens::login::login_audience;
+use crate::tokens::verify::{Audiences, RegisteredClaims};
 
 impl FromRequest for Caller {
     type Error = ApiError;
@@ -34,10 +35,28 @@ impl FromRequest for Caller {
 /// What the management API needs from either kind of keymint JWT.
 #[derive(Deserialize)]
 struct PresentedClaims {
+    iss: String,
     aud: String,
+    exp: i64,
+    nbf: i64,
     sub: String,
     client_id: Option<String>,
     scope: Option<String>,
+}
+
+impl RegisteredClaims for PresentedClaims {
+    fn iss(&self) -> &str {
+        &self.iss
+    }
+    fn aud(&self) -> &str {
+        &self.aud
+    }
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+    fn nbf(&self) -> i64 {
+        self.nbf
+    }
 }
 
 /// Where the request came from: for the audit log and CIDR checks.
@@ -64,12 +83,11 @@ async fn authenticate(request: &HttpRequest) -> Result<Caller, ApiError> {
 
     let (principal, token_scopes) = if looks_like_jwt(&credential) {
         let login = login_audience(&state.issuer);
-        let claims: PresentedClaims = own::verify(
-            &state.signing,
-            &credential,
-            &state.issuer,
-            &[&state.issuer, &login],
-        )?;
+        let audiences = Audiences::OneOf(vec![state.issuer.clone(), login.clone()]);
+        let claims: PresentedClaims =
+            state
+                .own_keys
+                .verify(&state.signing, &credential, &state.issuer, audiences)?;
         if claims.aud == login {
             let user =
                 db::run(&state.pool, move |conn| Ok(users::find(conn, &claims.sub)?)).await?;

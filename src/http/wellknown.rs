@@ -9,13 +9,14 @@ use serde_json::json;
 use super::token::{GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE};
 use crate::state::AppState;
 
-/// How long verifiers may cache the JWKS. Key rotation waits longer than
-/// this before a new key signs, so every verifier has it in time.
-pub const JWKS_MAX_AGE_SECS: u32 = 300;
+/// How long verifiers may cache the JWKS (and the metadata); defined with
+/// the keys, whose rotation schedule depends on it.
+pub use crate::signing::JWKS_MAX_AGE_SECS;
 
 pub async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let jwks = state.signing.jwks(Utc::now());
-    let cache_control = format!("public, max-age={JWKS_MAX_AGE_SECS}");
+    let max_age = state.signing.timing().jwks_max_age.as_secs();
+    let cache_control = format!("public, max-age={max_age}");
     let not_modified = request
         .headers()
         .get(header::IF_NONE_MATCH)

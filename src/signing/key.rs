@@ -35,6 +35,15 @@ impl SigningAlg {
     }
 }
 
+/// For command-line flags.
+impl std::str::FromStr for SigningAlg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::parse(text).ok_or_else(|| format!("{text:?} is not one of ES256, EdDSA, RS256"))
+    }
+}
+
 impl fmt::Display for SigningAlg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -48,22 +48,42 @@ pub struct StoredKey {
     pub key: Arc<SigningKey>,
 }
 
-impl StoredKey {
-    /// The state at `now`, given how long the tokens it signed may live
-    /// (a retired key stays published that long, plus a minute).
+/// How long a retired key stays published after the last token it signed
+/// may have expired (clock skew, slow verifiers).
+pub const UNPUBLISH_MARGIN_SECS: i64 = 60;
+
+impl KeyMetadata {
+    /// The state at `now`, given how long the tokens it signed may live.
     pub fn state(&self, now: DateTime<Utc>, max_token_ttl: Duration) -> KeyState {
-        let meta = &self.metadata;
-        match meta.retire_at {
-            _ if now < meta.activate_at => KeyState::Next,
+        // Retirement comes first: a key superseded before it activated
+        // (a second rotation) never signs.
+        match self.retire_at {
             Some(retire_at) if now >= retire_at => {
-                if now < retire_at + max_token_ttl + Duration::seconds(60) {
-                    KeyState::Retired
-                } else {
+                if self
+                    .unpublish_at(max_token_ttl)
+                    .is_some_and(|unpublish_at| now >= unpublish_at)
+                {
                     KeyState::Removed
+                } else {
+                    KeyState::Retired
                 }
             }
+            _ if now < self.activate_at => KeyState::Next,
             _ => KeyState::Active,
         }
+    }
+
+    /// When the key leaves the JWKS: once every token it signed has expired,
+    /// plus a margin.
+    pub fn unpublish_at(&self, max_token_ttl: Duration) -> Option<DateTime<Utc>> {
+        self.retire_at
+            .map(|retire_at| retire_at + max_token_ttl + Duration::seconds(UNPUBLISH_MARGIN_SECS))
+    }
+}
+
+impl StoredKey {
+    pub fn state(&self, now: DateTime<Utc>, max_token_ttl: Duration) -> KeyState {
+        self.metadata.state(now, max_token_ttl)
     }
 }
 
@@ -78,6 +98,8 @@ pub enum StoreError {
     Invalid { path: PathBuf, reason: String },
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error("key {0} is already in the folder")]
+    Exists(String),
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -87,21 +109,30 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
-/// Reads every key in `dir`. A broken key is logged and skipped, so one bad
-/// file never stops signing with the good ones.
-pub fn load_dir(dir: &Path) -> Result<Vec<StoredKey>, StoreError> {
-    let mut keys = Vec::new();
+/// What one read of the folder found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The keys that parsed, oldest activation first.
+    pub keys: Vec<StoredKey>,
+    /// Why the others were skipped.
+    pub problems: Vec<StoreError>,
+}
+
+/// Reads every key in `dir`. A broken key is skipped and reported in
+/// `problems`, so one bad file never stops signing with the good ones.
+pub fn load_dir(dir: &Path) -> Result<Loaded, StoreError> {
+    let mut loaded = Loaded::default();
     for entry in fs::read_dir(dir).map_err(io_error(dir))? {
         let path = entry.map_err(io_error(dir))?.path();
         if path.extension().is_some_and(|ext| ext == "json") {
             match load_key(&path) {
-                Ok(key) => keys.push(key),
-                Err(error) => log::error!("skipping signing key: {error}"),
+                Ok(key) => loaded.keys.push(key),
+                Err(error) => loaded.problems.push(error),
             }
         }
     }
-    keys.sort_by_key(|key| key.metadata.activate_at);
-    Ok(keys)
+    loaded.keys.sort_by_key(|key| key.metadata.activate_at);
+    Ok(loaded)
 }
 
 fn load_key(metadata_path: &Path) -> Result<StoredKey, StoreError> {
@@ -134,18 +165,38 @@ fn load_key(metadata_path: &Path) -> Result<StoredKey, StoreError> {
     })
 }
 
-/// Creates a key in `dir` that activates at `activate_at`. The private key is
-/// written (0600) before the metadata that makes it visible, each through a
-/// temporary file and a rename, so a reader never sees half a key.
+/// Generates a key of `alg` in `dir` that activates at `activate_at`.
 pub fn create_key(
     dir: &Path,
     alg: SigningAlg,
     now: DateTime<Utc>,
     activate_at: DateTime<Utc>,
 ) -> Result<StoredKey, StoreError> {
+    add_key(
+        dir,
+        alg,
+        &SigningKey::generate_pkcs8(alg)?,
+        now,
+        activate_at,
+    )
+}
+
+/// Stores the PKCS#8 key `pkcs8` in `dir`, activating at `activate_at`. The
+/// private key is written (0600) before the metadata that makes it visible,
+/// each through a temporary file and a rename, so a reader never sees half a
+/// key. A kid already in the folder is refused: its schedule is not replaced.
+pub fn add_key(
+    dir: &Path,
+    alg: SigningAlg,
+    pkcs8: &[u8],
+    now: DateTime<Utc>,
+    activate_at: DateTime<Utc>,
+) -> Result<StoredKey, StoreError> {
     fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let pkcs8 = SigningKey::generate_pkcs8(alg)?;
-    let key = SigningKey::from_pkcs8(alg, &pkcs8)?;
+    let key = SigningKey::from_pkcs8(alg, pkcs8)?;
+    if metadata_path(dir, key.kid()).exists() {
+        return Err(StoreError::Exists(key.kid().to_owned()));
+    }
     let metadata = KeyMetadata {
         kid: key.kid().to_owned(),
         alg,
@@ -153,7 +204,7 @@ pub fn create_key(
         activate_at,
         retire_at: None,
     };
-    let pem = pem::encode(&pem::Pem::new(PEM_TAG, pkcs8));
+    let pem = pem::encode(&pem::Pem::new(PEM_TAG, pkcs8.to_vec()));
     write_atomically(
         &dir.join(format!("{}.pem", key.kid())),
         pem.as_bytes(),
@@ -166,9 +217,13 @@ pub fn create_key(
     })
 }
 
+fn metadata_path(dir: &Path, kid: &str) -> PathBuf {
+    dir.join(format!("{kid}.json"))
+}
+
 pub fn write_metadata(dir: &Path, metadata: &KeyMetadata) -> Result<(), StoreError> {
     let json = serde_json::to_vec_pretty(metadata).expect("metadata serialises");
-    write_atomically(&dir.join(format!("{}.json", metadata.kid)), &json, 0o644)
+    write_atomically(&metadata_path(dir, &metadata.kid), &json, 0o644)
 }
 
 fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> Result<(), StoreError> {
@@ -219,6 +274,14 @@ mod tests {
             key.state(t0 + Duration::seconds(100 + 3660), ttl),
             KeyState::Removed
         );
+        // Superseded before it activated: retired, never active.
+        key.metadata.retire_at = Some(t0 + Duration::seconds(5));
+        assert_eq!(key.state(t0, ttl), KeyState::Next);
+        assert_eq!(key.state(t0 + Duration::seconds(5), ttl), KeyState::Retired);
+        assert_eq!(
+            key.state(t0 + Duration::seconds(10), ttl),
+            KeyState::Retired
+        );
     }
 
     #[test]
@@ -231,10 +294,26 @@ mod tests {
             fs::metadata(&pem_path).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        let loaded = load_dir(dir.path()).unwrap();
+        let loaded = load_dir(dir.path()).unwrap().keys;
         assert_eq!(loaded.len(), 1);
+        // Debug output (what a log line or a panic would show) holds no
+        // private material.
+        let private_body = fs::read_to_string(&pem_path)
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        let shown = format!("{loaded:?}");
+        assert!(shown.contains(created.key.kid()));
+        assert!(!shown.contains(&private_body[..20]), "{shown}");
         assert_eq!(loaded[0].key.kid(), created.key.kid());
         assert_eq!(loaded[0].metadata.alg, SigningAlg::EdDSA);
+        let pkcs8 = pem::parse(fs::read(&pem_path).unwrap()).unwrap();
+        assert!(matches!(
+            add_key(dir.path(), SigningAlg::EdDSA, pkcs8.contents(), now, now),
+            Err(StoreError::Exists(kid)) if kid == created.key.kid()
+        ));
     }
 
     #[test]
@@ -250,7 +329,8 @@ mod tests {
         )
         .unwrap();
         let loaded = load_dir(dir.path()).unwrap();
-        assert_eq!(loaded.len(), 1);
-        assert_eq!(loaded[0].key.kid(), good.key.kid());
+        assert_eq!(loaded.keys.len(), 1);
+        assert_eq!(loaded.keys[0].key.kid(), good.key.kid());
+        assert_eq!(loaded.problems.len(), 2, "{:?}", loaded.problems);
     }
 }

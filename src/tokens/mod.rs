@@ -1,9 +1,10 @@
-//! Tokens keymint issues: their claims and the jsonwebtoken crypto provider
-//! used to verify them.
+//! Tokens keymint issues: their claims, the jsonwebtoken crypto provider
+//! and the rules that verify them.
 
 pub mod claims;
 pub mod login;
 pub mod own;
 pub mod provider;
+pub mod verify;
 
 pub use claims::AccessClaims;

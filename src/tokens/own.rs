@@ -1,56 +1,59 @@
-//! Verifying tokens keymint issued itself, when they come back as
-//! credentials on the management API: signature against keymint's own
-//! published keys (algorithm from the key, never from the token), `typ`,
-//! `iss`, `aud`, `exp` and `nbf`.
+//! keymint checking its own tokens when they come back as credentials (the
+//! management API) or for introspection: [`verify::verify_as`] against the
+//! keys keymint publishes, parsed once per change of the JWKS.
+
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
-use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::{DecodingKey, Validation};
 use serde::de::DeserializeOwned;
 
-use super::claims::ACCESS_TOKEN_TYP;
+use super::verify::{self, Audiences, Expectations, KeySet, RegisteredClaims};
 use crate::error::ApiError;
-use crate::signing::{KeyState, SigningKeys};
+use crate::signing::SigningKeys;
 
-/// Clock skew tolerated on `exp` and `nbf`, in seconds.
-pub const LEEWAY_SECS: u64 = 60;
+/// The published keys as a [`KeySet`], rebuilt only when the JWKS changes
+/// (its ETag), not on every request.
+#[derive(Default)]
+pub struct OwnKeys {
+    cached: Mutex<Option<(String, Arc<KeySet>)>>,
+}
 
-/// Verifies `token` and returns its claims; any failure is 401
-/// `invalid_token`, whatever the reason (the reason is not a client's
-/// business, and telling it would help forgers).
-pub fn verify<C: DeserializeOwned>(
-    signing: &SigningKeys,
-    token: &str,
-    issuer: &str,
-    audiences: &[&str],
-) -> Result<C, ApiError> {
-    let header = jsonwebtoken::decode_header(token).map_err(|_| ApiError::InvalidToken)?;
-    if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
-        return Err(ApiError::InvalidToken);
+impl OwnKeys {
+    fn key_set(&self, signing: &SigningKeys) -> Arc<KeySet> {
+        let jwks = signing.jwks(Utc::now());
+        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        match &*cached {
+            Some((etag, keys)) if *etag == jwks.etag => keys.clone(),
+            _ => {
+                let keys = Arc::new(
+                    KeySet::from_jwks_json(jwks.body.as_bytes())
+                        .expect("keymint's own JWKS is a valid document"),
+                );
+                *cached = Some((jwks.etag, keys.clone()));
+                keys
+            }
+        }
     }
-    let kid = header.kid.ok_or(ApiError::InvalidToken)?;
-    let now = Utc::now();
-    let snapshot = signing.snapshot();
-    let stored = snapshot
-        .iter()
-        .find(|k| k.key.kid() == kid && signing.state_of(k, now) != KeyState::Removed)
-        .ok_or(ApiError::InvalidToken)?;
-    let jwk: Jwk = serde_json::from_value(stored.key.jwk().clone()).map_err(ApiError::internal)?;
-    let decoding_key = DecodingKey::from_jwk(&jwk).map_err(ApiError::internal)?;
-    let algorithm = stored
-        .metadata
-        .alg
-        .as_str()
-        .parse()
-        .map_err(ApiError::internal)?;
 
-    let mut validation = Validation::new(algorithm);
-    validation.leeway = LEEWAY_SECS;
-    validation.validate_nbf = true;
-    validation.set_issuer(&[issuer]);
-    validation.set_audience(audiences);
-    validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-    jsonwebtoken::decode::<C>(token, &decoding_key, &validation)
-        .map(|data| data.claims)
+    /// Verifies a token keymint issued; any failure is 401 `invalid_token`
+    /// (why is not the client's business, and telling it helps forgers).
+    pub fn verify<C: DeserializeOwned + RegisteredClaims>(
+        &self,
+        signing: &SigningKeys,
+        token: &str,
+        issuer: &str,
+        audience: Audiences,
+    ) -> Result<C, ApiError> {
+        let expected = Expectations {
+            audience,
+            ..Expectations::new(issuer, issuer)
+        };
+        verify::verify_as(
+            token,
+            &self.key_set(signing),
+            &expected,
+            Utc::now().timestamp(),
+        )
         .map_err(|_| ApiError::InvalidToken)
+    }
 }

@@ -34,7 +34,10 @@ async fn bootstrap_prints_json_and_refuses_an_existing_slug(backend: Backend) {
     assert_eq!(applied["applied"], migrations as u64);
     let again = keymint(&db, keys.path()).arg("migrate").output().unwrap();
     let again: Value = serde_json::from_slice(&again.stdout).unwrap();
-    assert_eq!(again["applied"], 0, "a second run has nothing left to apply");
+    assert_eq!(
+        again["applied"], 0,
+        "a second run has nothing left to apply"
+    );
 
     let args = [
         "bootstrap",
@@ -116,7 +119,7 @@ async fn first_serve_prints_a_working_curl_command(backend: Backend) {
         .to_owned();
     assert!(secret.starts_with("kmk_") && secret.len() == 53, "{secret}");
 
-    let response = reqwest::Client::new()
+    let response = crate::helpers::http_client()
         .post(&url)
         .bearer_auth(&secret)
         .send()

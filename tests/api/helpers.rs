@@ -9,6 +9,7 @@ use keymint::db::DbConnection;
 use keymint::error::ApiError;
 use keymint::secrets::Secret;
 use keymint::server::Server;
+use keymint::signing::KeyTiming;
 use keymint::state::AppState;
 use serde_json::Value;
 
@@ -108,7 +109,7 @@ pub struct TestApp {
     pub bootstrap: BootstrapKey,
     pub db: TestDb,
     /// Kept so the folder lives as long as the server using it.
-    pub _keys_dir: tempfile::TempDir,
+    keys_folder: tempfile::TempDir,
 }
 
 /// A config for a test server on `db`, port 0, and a fresh keys folder.
@@ -127,12 +128,21 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 
 /// Starts the real server, with `adjust` applied to the test config.
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    spawn_app_with_key_timing(backend, KeyTiming::default(), adjust).await
+}
+
+/// Starts the real server with another key reload period and JWKS max-age.
+pub async fn spawn_app_with_key_timing(
+    backend: Backend,
+    timing: KeyTiming,
+    adjust: impl FnOnce(&mut Config),
+) -> Option<TestApp> {
     let db = TestDb::create(backend)?;
     let keys_dir = tempfile::tempdir().expect("temp dir");
     let mut config = test_config(&db, keys_dir.path());
     adjust(&mut config);
     // Flushes happen when a test asks for one, never behind its back.
-    let server = Server::build(config)
+    let server = Server::build_with_key_timing(config, timing)
         .expect("server starts")
         .with_usage_flush_period(std::time::Duration::from_secs(24 * 3600));
     let base = format!("http://{}", server.local_addr());
@@ -149,17 +159,42 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     tokio::spawn(server.run());
     Some(TestApp {
         base,
-        client: reqwest::Client::new(),
+        client: http_client(),
         state,
         bootstrap,
         db,
-        _keys_dir: keys_dir,
+        keys_folder: keys_dir,
     })
 }
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    pub fn keys_dir(&self) -> &std::path::Path {
+        self.keys_folder.path()
+    }
+
+    /// A fresh token from the bootstrap key.
+    pub async fn token(&self) -> String {
+        let (status, body) =
+            status_and_json(self.exchange_bearer(&self.bootstrap.secret).await).await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().expect("a token").to_owned()
+    }
+
+    /// The first token signed by `kid`, waiting (bounded) for the server to
+    /// reload its keys folder.
+    pub async fn token_signed_by(&self, kid: &str, within: std::time::Duration) -> String {
+        eventually(within, &format!("a token signed by {kid}"), || async {
+            // Until the reload, the exchange may also answer 503 (no key).
+            let (status, body) =
+                status_and_json(self.exchange_bearer(&self.bootstrap.secret).await).await;
+            let token = body["access_token"].as_str().filter(|_| status == 200)?;
+            (token_kid(token) == kid).then(|| token.to_owned())
+        })
+        .await
     }
 
     /// Runs database work with a pooled connection, as a handler would.
@@ -323,6 +358,15 @@ impl TestApp {
     }
 }
 
+/// An HTTP client for the tests. reqwest is built without a rustls crypto
+/// provider (keymint is ring-only, never aws-lc-rs), so ring is installed
+/// first, as keymint's verifier does.
+pub fn http_client() -> reqwest::Client {
+    // Err only means a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// The status and JSON body of a response.
 pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
@@ -355,6 +399,34 @@ pub fn unverified_claims(token: &str) -> Value {
         .decode(payload)
         .expect("base64url");
     serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// The `kid` in a JWT's header.
+pub fn token_kid(token: &str) -> String {
+    jsonwebtoken::decode_header(token)
+        .expect("a JWT header")
+        .kid
+        .expect("a kid")
+}
+
+/// Polls `probe` every 50 ms until it gives a value; fails the test after
+/// `within`. For waiting on a condition, never on luck.
+pub async fn eventually<T, F, Fut>(within: std::time::Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {within:?} for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// Generates `#[tokio::test]`s that run each named test body once on SQLite

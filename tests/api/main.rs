@@ -4,11 +4,16 @@
 //! on PostgreSQL.
 
 mod cli;
+mod cli_keys;
 mod errors;
 mod exchange;
 mod helpers;
 mod https;
+mod interop;
+mod key_folder;
 mod keys;
 mod oauth_forms;
 mod people;
+mod rotation;
+mod verifier;
 mod wellknown;

@@ -1,0 +1,277 @@
+//! The JWKS as a verifier holds it: fetched over HTTPS (rustls with ring),
+//! kept as long as the response's `Cache-Control: max-age` allows,
+//! revalidated with its `ETag`, and refetched early for an unknown `kid` at
+//! most once per interval, so forged kids cannot make a verifier hammer
+//! keymint.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+
+use crate::tokens::verify::KeySet;
+
+/// How long to cache when the response does not say.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
+/// Never trust a document longer than this, whatever it says.
+pub const LONGEST_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// Never fetch more often than this, even for `max-age=0`.
+pub const SHORTEST_MAX_AGE: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("fetching the JWKS failed: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("the JWKS answered {0}")]
+    Status(StatusCode),
+    #[error("the JWKS is not a JWKS document: {0}")]
+    Document(serde_json::Error),
+}
+
+/// Counters, for tests and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JwksStats {
+    /// Requests sent for the JWKS, for any reason.
+    pub fetches: u64,
+    /// Of those, early ones for a kid the cached set lacked.
+    pub unknown_kid_refetches: u64,
+    /// Unknown kids that did not cause a fetch (one was too recent).
+    pub unknown_kid_refetches_refused: u64,
+}
+
+struct Cached {
+    keys: Arc<KeySet>,
+    fresh_until: Instant,
+    etag: Option<String>,
+}
+
+pub struct JwksCache {
+    url: String,
+    client: reqwest::Client,
+    unknown_kid_interval: Duration,
+    cached: RwLock<Option<Cached>>,
+    /// Held while fetching, so concurrent requests wait for one fetch
+    /// instead of sending their own.
+    fetching: tokio::sync::Mutex<Option<Instant>>,
+    fetches: AtomicU64,
+    refetches: AtomicU64,
+    refused: AtomicU64,
+}
+
+impl JwksCache {
+    pub fn new(url: String, client: reqwest::Client, unknown_kid_interval: Duration) -> Self {
+        Self {
+            url,
+            client,
+            unknown_kid_interval,
+            cached: RwLock::default(),
+            fetching: tokio::sync::Mutex::default(),
+            fetches: AtomicU64::default(),
+            refetches: AtomicU64::default(),
+            refused: AtomicU64::default(),
+        }
+    }
+
+    pub fn stats(&self) -> JwksStats {
+        JwksStats {
+            fetches: self.fetches.load(Ordering::Relaxed),
+            unknown_kid_refetches: self.refetches.load(Ordering::Relaxed),
+            unknown_kid_refetches_refused: self.refused.load(Ordering::Relaxed),
+        }
+    }
+
+    fn current(&self, fresh_only: bool) -> Option<Arc<KeySet>> {
+        let cached = self.cached.read().unwrap_or_else(|p| p.into_inner());
+        cached
+            .as_ref()
+            .filter(|c| !fresh_only || Instant::now() < c.fresh_until)
+            .map(|c| c.keys.clone())
+    }
+
+    /// The keys, fetched if the cached copy is stale or missing.
+    pub async fn keys(&self) -> Result<Arc<KeySet>, FetchError> {
+        if let Some(keys) = self.current(true) {
+            return Ok(keys);
+        }
+        let mut last_fetch = self.fetching.lock().await;
+        // Another task may have fetched while this one waited.
+        if let Some(keys) = self.current(true) {
+            return Ok(keys);
+        }
+        self.fetch(&mut last_fetch).await
+    }
+
+    /// Called when `seen` lacks a token's kid: the keys again, fetched early
+    /// unless a fetch happened within the interval. `None` when nothing
+    /// newer than `seen` is available.
+    pub async fn keys_for_unknown_kid(&self, seen: &Arc<KeySet>) -> Option<Arc<KeySet>> {
+        let mut last_fetch = self.fetching.lock().await;
+        if let Some(keys) = self.current(false).filter(|keys| !Arc::ptr_eq(keys, seen)) {
+            return Some(keys);
+        }
+        if last_fetch.is_some_and(|at| at.elapsed() < self.unknown_kid_interval) {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        self.refetches.fetch_add(1, Ordering::Relaxed);
+        let keys = self.fetch(&mut last_fetch).await.ok()?;
+        (!Arc::ptr_eq(&keys, seen)).then_some(keys)
+    }
+
+    /// One request, made while holding `fetching`. When it fails and an
+    /// older copy exists, that copy is kept (keys change rarely) and the
+    /// next attempt waits for the unknown-kid interval.
+    async fn fetch(&self, last_fetch: &mut Option<Instant>) -> Result<Arc<KeySet>, FetchError> {
+        *last_fetch = Some(Instant::now());
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let etag = self
+            .cached
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(|c| c.etag.clone());
+        match self.request(etag).await {
+            Ok(update) => Ok(self.store(update)),
+            Err(error) => {
+                let mut cached = self.cached.write().unwrap_or_else(|p| p.into_inner());
+                let Some(stale) = cached.as_mut() else {
+                    return Err(error);
+                };
+                log::warn!("{error}; keeping the JWKS fetched earlier");
+                stale.fresh_until = Instant::now() + self.unknown_kid_interval;
+                Ok(stale.keys.clone())
+            }
+        }
+    }
+
+    async fn request(&self, etag: Option<String>) -> Result<Update, FetchError> {
+        let mut request = self
+            .client
+            .get(&self.url)
+            .header(header::ACCEPT, "application/json");
+        if let Some(etag) = etag {
+            request = request.header(header::IF_NONE_MATCH, etag);
+        }
+        let response = request.send().await?;
+        let fresh_for = freshness(response.headers());
+        let etag = response
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        match response.status() {
+            StatusCode::NOT_MODIFIED => Ok(Update {
+                keys: None,
+                etag,
+                fresh_for,
+            }),
+            StatusCode::OK => {
+                let body = response.bytes().await?;
+                let keys = KeySet::from_jwks_json(&body).map_err(FetchError::Document)?;
+                Ok(Update {
+                    keys: Some(Arc::new(keys)),
+                    etag,
+                    fresh_for,
+                })
+            }
+            status => Err(FetchError::Status(status)),
+        }
+    }
+
+    fn store(&self, update: Update) -> Arc<KeySet> {
+        let mut cached = self.cached.write().unwrap_or_else(|p| p.into_inner());
+        let fresh_until = Instant::now() + update.fresh_for;
+        let keys = match (update.keys, cached.as_ref()) {
+            (Some(keys), _) => keys,
+            (None, Some(previous)) => previous.keys.clone(),
+            // A 304 to a request that sent no ETag: nothing to keep.
+            (None, None) => Arc::new(KeySet::default()),
+        };
+        let etag = update
+            .etag
+            .or_else(|| cached.as_ref().and_then(|c| c.etag.clone()));
+        *cached = Some(Cached {
+            keys: keys.clone(),
+            fresh_until,
+            etag,
+        });
+        keys
+    }
+}
+
+struct Update {
+    /// `None` for 304 Not Modified.
+    keys: Option<Arc<KeySet>>,
+    etag: Option<String>,
+    fresh_for: Duration,
+}
+
+/// How long a response may be used (RFC 9111): `max-age` less `Age`;
+/// `no-cache`/`no-store` mean now; bounded by the constants above.
+pub fn freshness(headers: &HeaderMap) -> Duration {
+    let directives: Vec<String> = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|d| d.trim().to_ascii_lowercase())
+        .collect();
+    let max_age = if directives
+        .iter()
+        .any(|d| d == "no-cache" || d == "no-store")
+    {
+        Some(0)
+    } else {
+        directives
+            .iter()
+            .find_map(|d| d.strip_prefix("max-age="))
+            .and_then(|secs| secs.trim_matches('"').parse::<u64>().ok())
+    };
+    let Some(max_age) = max_age else {
+        return DEFAULT_MAX_AGE;
+    };
+    let age = headers
+        .get(header::AGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    Duration::from_secs(max_age.saturating_sub(age)).clamp(SHORTEST_MAX_AGE, LONGEST_MAX_AGE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(name.clone(), HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn freshness_follows_cache_control_and_age_within_bounds() {
+        let secs = |pairs: &[(header::HeaderName, &str)]| freshness(&headers(pairs)).as_secs();
+        assert_eq!(secs(&[(header::CACHE_CONTROL, "public, max-age=300")]), 300);
+        assert_eq!(
+            secs(&[
+                (header::CACHE_CONTROL, "public, max-age=300"),
+                (header::AGE, "100")
+            ]),
+            200
+        );
+        assert_eq!(secs(&[(header::CACHE_CONTROL, "Max-Age=2")]), 2);
+        assert_eq!(secs(&[]), 300, "unspecified: keymint's own max-age");
+        assert_eq!(secs(&[(header::CACHE_CONTROL, "no-store")]), 1);
+        assert_eq!(secs(&[(header::CACHE_CONTROL, "no-cache, max-age=600")]), 1);
+        assert_eq!(secs(&[(header::CACHE_CONTROL, "max-age=0")]), 1);
+        assert_eq!(
+            secs(&[(header::CACHE_CONTROL, "max-age=99999999")]),
+            24 * 3600
+        );
+    }
+}

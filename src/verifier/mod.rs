@@ -1,0 +1,161 @@
+//! A verifier for downstream Rust services: checks keymint access tokens
+//! offline against keymint's published JWKS, and an actix-web extractor
+//! ([`Verified`]) that hands handlers typed [`AccessClaims`].
+//!
+//! ```no_run
+//! # async fn demo(token: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! let verifier = keymint::verifier::Verifier::builder("https://auth.example.com")
+//!     .audience("https://api.example.com")
+//!     .build()?;
+//! let claims = verifier.verify(token).await?;
+//! println!("{} acting for workspace {}", claims.sub, claims.ws);
+//! # Ok(()) }
+//! ```
+//!
+//! The rules are those of [`crate::tokens::verify`]; this module adds where
+//! the keys come from (see [`jwks`]).
+
+mod extract;
+pub mod jwks;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use extract::{Rejection, Verified};
+pub use jwks::{FetchError, JwksStats};
+
+use crate::signing::SigningAlg;
+use crate::tokens::AccessClaims;
+use crate::tokens::verify::{self, Expectations, VerifyError};
+
+/// Unknown kids cause at most one early JWKS fetch per this interval.
+pub const UNKNOWN_KID_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifierError {
+    /// The token is not acceptable: a 401 for the caller.
+    #[error(transparent)]
+    Token(#[from] VerifyError),
+    /// The keys could not be had: the verifier cannot tell, a 503.
+    #[error(transparent)]
+    Keys(#[from] FetchError),
+}
+
+/// Verifies keymint tokens for one issuer and audience. Cheap to clone;
+/// clones share one JWKS cache.
+#[derive(Clone)]
+pub struct Verifier {
+    expected: Arc<Expectations>,
+    jwks: Arc<jwks::JwksCache>,
+}
+
+impl Verifier {
+    /// A verifier for tokens of `issuer` (keymint's `KEYMINT_ISSUER`). By
+    /// default the JWKS is `<issuer>/.well-known/jwks.json` and the expected
+    /// audience is the issuer itself (keymint's default `aud`).
+    pub fn builder(issuer: impl Into<String>) -> VerifierBuilder {
+        let issuer = issuer.into().trim_end_matches('/').to_owned();
+        VerifierBuilder {
+            jwks_url: format!("{issuer}/.well-known/jwks.json"),
+            expected: Expectations::new(issuer.clone(), issuer),
+            unknown_kid_interval: UNKNOWN_KID_REFETCH_INTERVAL,
+            client: None,
+        }
+    }
+
+    /// The claims of `token`, or why it is refused.
+    pub async fn verify(&self, token: &str) -> Result<AccessClaims, VerifierError> {
+        let keys = self.jwks.keys().await?;
+        match verify::verify(token, &keys, &self.expected, now()) {
+            Err(VerifyError::UnknownKey(kid)) => {
+                // A key published after the cached copy was fetched (or a
+                // forged kid: the cache decides whether to ask again).
+                let Some(newer) = self.jwks.keys_for_unknown_kid(&keys).await else {
+                    return Err(VerifyError::UnknownKey(kid).into());
+                };
+                Ok(verify::verify(token, &newer, &self.expected, now())?)
+            }
+            verified => Ok(verified?),
+        }
+    }
+
+    pub fn stats(&self) -> JwksStats {
+        self.jwks.stats()
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+pub struct VerifierBuilder {
+    jwks_url: String,
+    expected: Expectations,
+    unknown_kid_interval: Duration,
+    client: Option<reqwest::Client>,
+}
+
+impl VerifierBuilder {
+    /// The `aud` tokens must carry (the `audience` clients ask for).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.expected.audience = crate::tokens::verify::Audiences::OneOf(vec![audience.into()]);
+        self
+    }
+
+    /// Where the JWKS is, if not under the issuer.
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.jwks_url = url.into();
+        self
+    }
+
+    /// Accept only these algorithms (default: ES256, EdDSA, RS256).
+    pub fn algorithms(mut self, algorithms: &[SigningAlg]) -> Self {
+        self.expected.algorithms = algorithms.to_vec();
+        self
+    }
+
+    /// Clock difference forgiven on `exp`/`nbf`; more than 60 s counts as 60.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.expected.leeway_secs = leeway.as_secs().min(verify::MAX_LEEWAY_SECS);
+        self
+    }
+
+    /// How often an unknown kid may cause an early fetch (default 10 s).
+    pub fn unknown_kid_refetch_interval(mut self, interval: Duration) -> Self {
+        self.unknown_kid_interval = interval;
+        self
+    }
+
+    /// Fetch with this client (a proxy, extra roots). It must not enable
+    /// aws-lc-rs or OpenSSL if the service is to stay ring-only.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Without a client of its own, the verifier builds one on rustls and
+    /// installs ring as the process's rustls provider if none is installed
+    /// yet. It also installs keymint's ring provider for jsonwebtoken.
+    pub fn build(self) -> Result<Verifier, reqwest::Error> {
+        crate::tokens::provider::install();
+        let client = match self.client {
+            Some(client) => client,
+            None => {
+                // Err only means a provider is installed already.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .timeout(Duration::from_secs(10))
+                    .build()?
+            }
+        };
+        Ok(Verifier {
+            expected: Arc::new(self.expected),
+            jwks: Arc::new(jwks::JwksCache::new(
+                self.jwks_url,
+                client,
+                self.unknown_kid_interval,
+            )),
+        })
+    }
+}
