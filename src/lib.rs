@@ -17,6 +17,7 @@ pub mod db;
 pub mod error;
 pub mod exchange;
 pub mod http;
+pub mod introspection;
 pub mod login;
 pub mod members;
 pub mod passwords;

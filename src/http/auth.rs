@@ -72,11 +72,20 @@ pub fn origin(request: &HttpRequest, state: &AppState) -> Origin {
 }
 
 async fn authenticate(request: &HttpRequest) -> Result<Caller, ApiError> {
+    let credential = credentials::bearer_or_api_key(request)?.ok_or(ApiError::Unauthorized)?;
+    authenticate_credential(request, credential).await
+}
+
+/// Authenticates a credential however it arrived (Bearer, X-Api-Key, or
+/// the password of HTTP Basic for the OAuth endpoints).
+pub async fn authenticate_credential(
+    request: &HttpRequest,
+    credential: String,
+) -> Result<Caller, ApiError> {
     let state = request
         .app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| ApiError::internal("AppState missing"))?;
-    let credential = credentials::bearer_or_api_key(request)?.ok_or(ApiError::Unauthorized)?;
     let origin = origin(request, &state);
     let client_ip = origin.client_ip;
     let now = clock::now();

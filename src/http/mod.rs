@@ -7,6 +7,7 @@ pub mod client;
 pub mod credentials;
 pub mod json;
 pub mod login;
+pub mod oauth;
 pub mod ops;
 pub mod pagination;
 pub mod token;
@@ -31,6 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(endpoint("/readyz").route(web::get().to(ops::readyz)))
         .service(endpoint("/auth/token").route(web::post().to(token::token)))
         .service(endpoint("/auth/login").route(web::post().to(login::login)))
+        .service(endpoint("/auth/introspect").route(web::post().to(oauth::introspect)))
+        .service(endpoint("/auth/revoke").route(web::post().to(oauth::revoke)))
         .service(endpoint("/auth/accept-invite").route(web::post().to(login::accept_invite)))
         .service(endpoint("/.well-known/jwks.json").route(web::get().to(wellknown::jwks)))
         .service(

@@ -56,6 +56,12 @@ pub async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
             "grant_types_supported": [GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE],
             "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "introspection_endpoint": format!("{issuer}/auth/introspect"),
+            // A management key (or one with tokens:introspect) as Bearer, or as Basic password.
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "bearer"],
+            "revocation_endpoint": format!("{issuer}/auth/revoke"),
+            // Whoever holds a leaked secret may revoke it.
+            "revocation_endpoint_auth_methods_supported": ["none"],
             "response_types_supported": [],
             "scopes_supported": crate::access::all_keymint_scopes(),
         }))

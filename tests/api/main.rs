@@ -10,6 +10,7 @@ mod exchange;
 mod helpers;
 mod https;
 mod interop;
+mod introspection;
 mod key_folder;
 mod keys;
 mod oauth_forms;

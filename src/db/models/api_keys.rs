@@ -64,9 +64,12 @@ impl ApiKey {
     /// Whether a token issued at `issued_at` still stands for this key: the
     /// key is live, and the secret it was exchanged from has not been
     /// rotated away since (a grace period keeps it alive until it ends).
+    /// Compared in whole seconds, the precision of `iat`: a token from the
+    /// very second of a rotation counts as issued after it.
     pub fn honours_token_issued_at(&self, issued_at: NaiveDateTime, now: NaiveDateTime) -> bool {
+        let seconds = |t: NaiveDateTime| t.and_utc().timestamp();
         let rotated_away = self.rotated_at.is_some_and(|rotated| {
-            issued_at < rotated
+            seconds(issued_at) < seconds(rotated)
                 && self
                     .previous_secret_expires_at
                     .is_none_or(|dies| dies <= now)
