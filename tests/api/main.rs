@@ -10,6 +10,7 @@ mod exchange;
 mod helpers;
 mod https;
 mod interop;
+mod interop_clients;
 mod introspection;
 mod key_folder;
 mod keys;
