@@ -21,6 +21,7 @@ pub mod introspection;
 pub mod login;
 pub mod members;
 pub mod passwords;
+pub mod portal;
 pub mod secrets;
 pub mod server;
 pub mod signing;

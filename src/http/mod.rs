@@ -9,7 +9,9 @@ pub mod json;
 pub mod login;
 pub mod oauth;
 pub mod ops;
+pub mod pages;
 pub mod pagination;
+pub mod portal;
 pub mod token;
 pub mod wellknown;
 
@@ -28,6 +30,16 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .configure(api::configure)
+        .service(
+            endpoint("/portal/api/keys")
+                .route(web::get().to(portal::list))
+                .route(web::post().to(portal::create)),
+        )
+        .service(endpoint("/portal/api/keys/{id}").route(web::delete().to(portal::revoke)))
+        .service(endpoint("/portal/api/keys/{id}/rotate").route(web::post().to(portal::rotate)))
+        .service(endpoint("/portal/{ws}").route(web::get().to(pages::portal)))
+        .service(endpoint("/dashboard").route(web::get().to(pages::dashboard)))
+        .service(endpoint("/assets/{name}").route(web::get().to(pages::asset)))
         .service(endpoint("/healthz").route(web::get().to(ops::healthz)))
         .service(endpoint("/readyz").route(web::get().to(ops::readyz)))
         .service(endpoint("/auth/token").route(web::post().to(token::token)))

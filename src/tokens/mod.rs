@@ -4,6 +4,7 @@
 pub mod claims;
 pub mod login;
 pub mod own;
+pub mod portal;
 pub mod provider;
 pub mod verify;
 

@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 
 use super::claims::{ACCESS_TOKEN_TYP, AccessClaims};
 use super::login::LoginClaims;
+use super::portal::PortalClaims;
 use crate::signing::{SigningAlg, SigningKeys};
 
 /// The most clock difference a verifier may forgive.
@@ -241,7 +242,7 @@ macro_rules! registered_claims {
         }
     )*};
 }
-registered_claims!(AccessClaims, LoginClaims);
+registered_claims!(AccessClaims, LoginClaims, PortalClaims);
 
 /// Verifies an access token against `keys` at `now` (unix seconds) and
 /// returns its claims.

@@ -16,6 +16,7 @@ mod key_folder;
 mod keys;
 mod oauth_forms;
 mod people;
+mod portal;
 mod rotation;
 mod verifier;
 mod wellknown;

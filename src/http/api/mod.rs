@@ -5,6 +5,7 @@
 pub mod keys;
 pub mod people;
 pub mod personal;
+pub mod portal_sessions;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -47,6 +48,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(people::audit_log)),
             )
             .service(
+                super::endpoint("/workspaces/{ws}/portal-sessions")
+                    .route(web::post().to(portal_sessions::create)),
+            )
+            .service(
                 super::endpoint("/users/me/api-keys")
                     .route(web::get().to(personal::list))
                     .route(web::post().to(personal::create)),
@@ -84,7 +89,12 @@ async fn unknown_route(_caller: Caller) -> Result<HttpResponse, ApiError> {
 }
 
 /// The one answer that shows a key's secret (create, rotate): never cached.
-fn reveal(status: StatusCode, key: ApiKey, secret: &Secret, usage: &UsageBuffer) -> HttpResponse {
+pub(crate) fn reveal(
+    status: StatusCode,
+    key: ApiKey,
+    secret: &Secret,
+    usage: &UsageBuffer,
+) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(KeyView::new(key, usage).with_secret(secret))

@@ -1,0 +1,53 @@
+//! `POST /api/v1/workspaces/{ws}/portal-sessions`: a short-lived session
+//! for one customer in the embedded portal.
+
+use actix_web::{HttpResponse, web};
+use chrono::Duration;
+
+use crate::authz::Caller;
+use crate::clock;
+use crate::db::{self, models};
+use crate::error::ApiError;
+use crate::http::json::Json;
+use crate::portal::{self, SessionRequest, SessionView};
+use crate::state::AppState;
+use crate::tokens::portal::{PortalClaims, portal_audience};
+
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    ws: web::Path<String>,
+    Json(body): Json<SessionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (external_id, ttl) = body.validate(state.config.portal_session_ttl)?;
+    let signer = state.signer()?;
+    let customer = external_id.clone();
+    let workspace = db::run(&state.pool, move |conn| {
+        let access = caller.access(conn, &ws)?;
+        portal::authorize_session(conn, &caller, &access, &customer, ttl)?;
+        Ok(access.workspace)
+    })
+    .await?;
+    let now = clock::now();
+    let issued_at = now.and_utc().timestamp();
+    let claims = PortalClaims {
+        iss: state.issuer.clone(),
+        sub: external_id,
+        aud: portal_audience(&state.issuer),
+        exp: issued_at + ttl.num_seconds(),
+        iat: issued_at,
+        nbf: issued_at,
+        jti: models::new_id(),
+        ws: workspace.id,
+    };
+    let token = signer.sign_jwt(&claims)?;
+    // The fragment keeps the session out of server logs and Referer headers.
+    let url = format!("{}/portal/{}#session={token}", state.issuer, workspace.slug);
+    Ok(HttpResponse::Created()
+        .insert_header(("cache-control", "no-store"))
+        .json(SessionView {
+            token,
+            url,
+            expires_at: now + Duration::seconds(ttl.num_seconds()),
+        }))
+}

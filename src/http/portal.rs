@@ -1,0 +1,114 @@
+//! The portal's API (`/portal/api/...`), authenticated by a portal session
+//! token as Bearer and confined to that session's customer.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
+
+use super::auth::origin;
+use super::credentials;
+use super::json::Json;
+use super::pagination::{Page, PageQuery};
+use crate::api_keys::view::KeyView;
+use crate::clock;
+use crate::db::{self, models::api_keys::ApiKey, models::api_keys::Position};
+use crate::error::ApiError;
+use crate::portal::{self, PortalKeyBody, PortalSession};
+use crate::state::AppState;
+use crate::tokens::portal::{PortalClaims, portal_audience};
+use crate::tokens::verify::Audiences;
+
+impl FromRequest for PortalSession {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        Box::pin(async move {
+            let state = request
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| ApiError::internal("AppState missing"))?;
+            let token = credentials::bearer_or_api_key(&request)?.ok_or(ApiError::Unauthorized)?;
+            let audience = Audiences::OneOf(vec![portal_audience(&state.issuer)]);
+            let claims: PortalClaims =
+                state
+                    .own_keys
+                    .verify(&state.signing, &token, &state.issuer, audience)?;
+            Ok(PortalSession {
+                workspace_id: claims.ws,
+                external_id: claims.sub,
+                origin: origin(&request, &state),
+            })
+        })
+    }
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.validate()?;
+    let rows = db::run(&state.pool, move |conn| {
+        portal::list(conn, &session, page.after.as_ref(), page.limit)
+    })
+    .await?;
+    let position = |key: &ApiKey| Position {
+        created_at: key.created_at,
+        id: key.id.clone(),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(Page::from_rows(rows, page.limit, position, |key| {
+            KeyView::new(key, &state.usage)
+        })))
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    Json(body): Json<PortalKeyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, secret) = db::run(&state.pool, move |conn| {
+        portal::create(conn, &session, body, clock::now())
+    })
+    .await?;
+    Ok(super::api::reveal(
+        StatusCode::CREATED,
+        key,
+        &secret,
+        &state.usage,
+    ))
+}
+
+pub async fn rotate(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, secret) = db::run(&state.pool, move |conn| {
+        portal::rotate(conn, &session, &id, clock::now())
+    })
+    .await?;
+    Ok(super::api::reveal(
+        StatusCode::OK,
+        key,
+        &secret,
+        &state.usage,
+    ))
+}
+
+pub async fn revoke(
+    state: web::Data<AppState>,
+    session: PortalSession,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    db::run(&state.pool, move |conn| {
+        portal::revoke(conn, &session, &id, clock::now())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,215 @@
+//! The embeddable developer portal: sessions a workspace mints for one of
+//! its customers, and what such a session may do, which is that customer's
+//! own `kmc_` keys and nothing else.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::Connection as _;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::access;
+use crate::api_keys::manage::{describe, rotate_secret};
+use crate::api_keys::request::CreateKeyBody;
+use crate::api_keys::{self, KeyKind, NewKey};
+use crate::audit::{self, Event, Origin};
+use crate::authz::{Caller, WorkspaceAccess};
+use crate::clock::rfc3339;
+use crate::config::MAX_PORTAL_SESSION_TTL;
+use crate::db::DbConnection;
+use crate::db::models::api_keys::{self as key_rows, ApiKey, KeyFilter, Position};
+use crate::error::ApiError;
+use crate::secrets::Secret;
+
+/// Who a portal session is: one customer of one workspace.
+#[derive(Debug, Clone)]
+pub struct PortalSession {
+    pub workspace_id: String,
+    pub external_id: String,
+    pub origin: Origin,
+}
+
+impl PortalSession {
+    fn actor(&self) -> String {
+        format!("portal:{}", self.external_id)
+    }
+
+    fn audit(
+        &self,
+        conn: &mut DbConnection,
+        action: &str,
+        key: &ApiKey,
+    ) -> diesel::QueryResult<()> {
+        let event = Event {
+            workspace_id: Some(&self.workspace_id),
+            actor: Some(&self.actor()),
+            action,
+            target: Some(&key.id),
+            detail: describe(key),
+        };
+        audit::write(conn, &self.origin, event)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRequest {
+    pub external_id: String,
+    pub ttl_seconds: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionView {
+    pub token: String,
+    pub url: String,
+    #[serde(with = "rfc3339")]
+    pub expires_at: NaiveDateTime,
+}
+
+impl SessionRequest {
+    /// The customer id and the session's lifetime (default: `default_ttl`).
+    pub fn validate(&self, default_ttl: u32) -> Result<(String, Duration), ApiError> {
+        let external_id = self.external_id.trim();
+        if external_id.is_empty() || external_id.chars().count() > 200 {
+            return Err(ApiError::validation(
+                "external_id",
+                "must be 1 to 200 characters",
+            ));
+        }
+        let ttl = match self.ttl_seconds {
+            None => i64::from(default_ttl),
+            Some(ttl) if (1..=i64::from(MAX_PORTAL_SESSION_TTL)).contains(&ttl) => ttl,
+            Some(_) => {
+                return Err(ApiError::validation(
+                    "ttl_seconds",
+                    "must be from 1 to 86400",
+                ));
+            }
+        };
+        Ok((external_id.to_owned(), Duration::seconds(ttl)))
+    }
+}
+
+/// Checks the caller may open portal sessions here, and audits the minting.
+pub fn authorize_session(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    access: &WorkspaceAccess,
+    external_id: &str,
+    ttl: Duration,
+) -> Result<(), ApiError> {
+    access.require(access::PORTAL_WRITE)?;
+    audit::record(
+        conn,
+        caller,
+        access,
+        "portal.session_created",
+        external_id,
+        json!({ "external_id": external_id, "ttl_seconds": ttl.num_seconds() }),
+    )?;
+    Ok(())
+}
+
+/// The session's own keys, newest first.
+pub fn list(
+    conn: &mut DbConnection,
+    session: &PortalSession,
+    after: Option<&Position>,
+    limit: i64,
+) -> Result<Vec<ApiKey>, ApiError> {
+    let filter = KeyFilter {
+        kind: Some(KeyKind::Customer.as_str().to_owned()),
+        external_id: Some(session.external_id.clone()),
+        ..KeyFilter::default()
+    };
+    Ok(key_rows::list(
+        conn,
+        Some(&session.workspace_id),
+        &filter,
+        after,
+        limit,
+    )?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalKeyBody {
+    pub name: String,
+    /// 30, 90 or 365; absent or null: never expires.
+    pub expires_in_days: Option<i64>,
+}
+
+/// A new customer key. Portal keys carry no scopes: the customer cannot
+/// grant itself rights; downstream services decide by `sub` (its id).
+pub fn create(
+    conn: &mut DbConnection,
+    session: &PortalSession,
+    body: PortalKeyBody,
+    now: NaiveDateTime,
+) -> Result<(ApiKey, Secret), ApiError> {
+    let spec = CreateKeyBody {
+        name: body.name,
+        kind: KeyKind::Customer.as_str().to_owned(),
+        scopes: None,
+        environment: None,
+        partner: None,
+        external_id: Some(session.external_id.clone()),
+        expires_at: None,
+        expires_in_days: body.expires_in_days,
+        rate_limit: None,
+        allowed_cidrs: None,
+        remaining: None,
+    }
+    .validate(now)?;
+    let mut new_key = NewKey::new(&session.workspace_id, KeyKind::Customer, &spec.name);
+    new_key.external_id = spec.external_id;
+    new_key.expires_at = spec.expires_at;
+    new_key.created_by = Some(session.actor());
+    let (key, secret) = api_keys::issue(new_key, now)?;
+    conn.transaction(|conn| {
+        key_rows::insert(conn, &key)?;
+        session.audit(conn, "key.created", &key)?;
+        Ok::<_, ApiError>(())
+    })?;
+    Ok((key, secret))
+}
+
+pub fn rotate(
+    conn: &mut DbConnection,
+    session: &PortalSession,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<(ApiKey, Secret), ApiError> {
+    let key = own_key(conn, session, id)?;
+    if key.revoked_at.is_some() {
+        return Err(ApiError::Conflict(
+            "The key is revoked; create a new one.".to_owned(),
+        ));
+    }
+    let secret = rotate_secret(conn, &key, None, now)?;
+    session.audit(conn, "key.rotated", &key)?;
+    Ok((own_key(conn, session, id)?, secret))
+}
+
+pub fn revoke(
+    conn: &mut DbConnection,
+    session: &PortalSession,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let key = own_key(conn, session, id)?;
+    if key.revoked_at.is_none() {
+        key_rows::revoke(conn, id, now)?;
+        session.audit(conn, "key.revoked", &key)?;
+    }
+    Ok(())
+}
+
+/// One of the session customer's keys; any other key is 404.
+fn own_key(conn: &mut DbConnection, session: &PortalSession, id: &str) -> Result<ApiKey, ApiError> {
+    key_rows::find_in_workspace(conn, &session.workspace_id, id)?
+        .filter(|key| {
+            key.kind() == KeyKind::Customer
+                && key.external_id.as_deref() == Some(&session.external_id)
+        })
+        .ok_or_else(|| ApiError::not_found("key"))
+}
