@@ -7,13 +7,13 @@ use std::pin::Pin;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
 
+use super::api::key_page;
 use super::auth::origin;
 use super::credentials;
 use super::json::Json;
-use super::pagination::{Page, PageQuery};
-use crate::api_keys::view::KeyView;
+use super::pagination::PageQuery;
 use crate::clock;
-use crate::db::{self, models::api_keys::ApiKey, models::api_keys::Position};
+use crate::db;
 use crate::error::ApiError;
 use crate::portal::{self, PortalKeyBody, PortalSession};
 use crate::state::AppState;
@@ -56,15 +56,9 @@ pub async fn list(
         portal::list(conn, &session, page.after.as_ref(), page.limit)
     })
     .await?;
-    let position = |key: &ApiKey| Position {
-        created_at: key.created_at,
-        id: key.id.clone(),
-    };
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
-        .json(Page::from_rows(rows, page.limit, position, |key| {
-            KeyView::new(key, &state.usage)
-        })))
+        .json(key_page(rows, page.limit, &state.usage)))
 }
 
 pub async fn create(

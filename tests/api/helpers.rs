@@ -273,6 +273,34 @@ impl TestApp {
             .bearer_auth(credential)
     }
 
+    /// A management API call: its status and JSON body (`null` when the
+    /// body is empty or not JSON).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        credential: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let request = self.api(method, path, credential);
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Creates a key through the API and returns only its secret.
+    pub async fn new_secret(&self, body: Value) -> String {
+        self.create_key(body).await["secret"]
+            .as_str()
+            .expect("a secret")
+            .to_owned()
+    }
+
     /// Creates a key through the API with the bootstrap key; returns the
     /// 201 body (the key and its secret).
     pub async fn create_key(&self, body: Value) -> Value {

@@ -26,11 +26,8 @@ async fn live_tokens_and_secrets_are_active_and_garbage_is_not(backend: Backend)
         return;
     };
     let management = app
-        .create_key(json!({ "name": "rs", "kind": "management" }))
-        .await["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .new_secret(json!({ "name": "rs", "kind": "management" }))
+        .await;
     let created = app
         .create_key(json!({ "name": "client", "kind": "workspace", "scopes": ["orders:read"] }))
         .await;
@@ -78,11 +75,8 @@ async fn tokens_of_revoked_or_rotated_keys_are_inactive(backend: Backend) {
         return;
     };
     let management = app
-        .create_key(json!({ "name": "rs", "kind": "management" }))
-        .await["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .new_secret(json!({ "name": "rs", "kind": "management" }))
+        .await;
     let revoked = app
         .create_key(json!({ "name": "r", "kind": "workspace" }))
         .await;
@@ -163,22 +157,16 @@ async fn introspection_needs_the_right_and_sees_only_its_workspace(backend: Back
     };
     let jwt = exchange(&app, &app.bootstrap.secret).await;
     let plain = app
-        .create_key(json!({ "name": "p", "kind": "workspace" }))
-        .await["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .new_secret(json!({ "name": "p", "kind": "workspace" }))
+        .await;
     let (status, body) = introspect(&app, &plain, &jwt).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (403, Some("insufficient_permissions"))
     );
     let scoped = app
-        .create_key(json!({ "name": "s", "kind": "workspace", "scopes": ["tokens:introspect"] }))
-        .await["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .new_secret(json!({ "name": "s", "kind": "workspace", "scopes": ["tokens:introspect"] }))
+        .await;
     assert_eq!(introspect(&app, &scoped, &jwt).await.1["active"], true);
     let anonymous = app
         .client
@@ -211,11 +199,8 @@ async fn whoever_holds_a_secret_can_revoke_it(backend: Backend) {
         return;
     };
     let leaked = app
-        .create_key(json!({ "name": "leaked", "kind": "workspace" }))
-        .await["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .new_secret(json!({ "name": "leaked", "kind": "workspace" }))
+        .await;
     let revoke = |token: &str| {
         app.client
             .post(app.url("/auth/revoke"))

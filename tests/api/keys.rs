@@ -16,7 +16,7 @@ fn secret_of(created: &Value) -> String {
 }
 
 async fn get_json(app: &TestApp, path: &str, credential: &str) -> (u16, Value) {
-    status_and_json(app.api(Method::GET, path, credential).send().await.unwrap()).await
+    app.call(Method::GET, path, credential, None).await
 }
 
 async fn created_keys_show_their_secret_once(backend: Backend) {

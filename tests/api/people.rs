@@ -4,30 +4,10 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    Backend, TestApp, assert_error, spawn_app, status_and_json, unverified_claims,
-};
+use crate::helpers::{Backend, assert_error, spawn_app, status_and_json, unverified_claims};
 
 const OWNER: &str = "admin@localhost";
 const PASSWORD: &str = "correct horse battery";
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    credential: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let request = app.api(method, path, credential);
-    let request = match body {
-        Some(body) => request.json(&body),
-        None => request,
-    };
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 async fn login_tokens_have_their_own_audience_and_failures_look_alike(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
@@ -49,7 +29,7 @@ async fn login_tokens_have_their_own_audience_and_failures_look_alike(backend: B
     .await;
     assert_eq!(wrong_password, unknown_email, "the same answer either way");
 
-    let (status, me) = call(&app, Method::GET, "/api/v1/me", &token, None).await;
+    let (status, me) = app.call(Method::GET, "/api/v1/me", &token, None).await;
     assert_eq!((status, me["type"].as_str()), (200, Some("user")), "{me}");
     assert_eq!(me["workspaces"][0]["role"], "owner");
     // A login token is not an API secret, and an exchanged token is not a login.
@@ -84,14 +64,14 @@ async fn invitations_set_a_password_once_within_their_lifetime(backend: Backend)
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let (status, added) = call(
-        &app,
-        Method::POST,
-        &app.ws_path("/members"),
-        &app.bootstrap.secret,
-        Some(json!({ "email": "New@Team.test", "role": "member" })),
-    )
-    .await;
+    let (status, added) = app
+        .call(
+            Method::POST,
+            &app.ws_path("/members"),
+            &app.bootstrap.secret,
+            Some(json!({ "email": "New@Team.test", "role": "member" })),
+        )
+        .await;
     assert_eq!(
         (status, added["email"].as_str(), added["role"].as_str()),
         (201, Some("new@team.test"), Some("member"))
@@ -113,14 +93,14 @@ async fn invitations_set_a_password_once_within_their_lifetime(backend: Backend)
     assert_eq!(accept(PASSWORD).await.unwrap().status(), 200);
     assert_error(accept(PASSWORD).await.unwrap(), 400, "invalid_request").await;
     app.login_token("new@team.test", PASSWORD).await;
-    let (status, _) = call(
-        &app,
-        Method::POST,
-        &app.ws_path("/members"),
-        &app.bootstrap.secret,
-        Some(json!({ "email": "new@team.test", "role": "viewer" })),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &app.ws_path("/members"),
+            &app.bootstrap.secret,
+            Some(json!({ "email": "new@team.test", "role": "viewer" })),
+        )
+        .await;
     assert_eq!(status, 409, "a member already");
 }
 
@@ -141,20 +121,19 @@ async fn roles_grant_exactly_their_rights(backend: Backend) {
 
     // viewer: sees keys and members, changes nothing.
     assert_eq!(
-        call(&app, Method::GET, &app.ws_path("/keys"), &viewer, None)
+        app.call(Method::GET, &app.ws_path("/keys"), &viewer, None)
             .await
             .0,
         200
     );
     assert_eq!(
-        call(&app, Method::GET, &app.ws_path("/members"), &viewer, None)
+        app.call(Method::GET, &app.ws_path("/members"), &viewer, None)
             .await
             .0,
         200
     );
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::POST,
             &app.ws_path("/keys"),
             &viewer,
@@ -165,8 +144,7 @@ async fn roles_grant_exactly_their_rights(backend: Backend) {
         403
     );
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::POST,
             "/api/v1/users/me/api-keys",
             &viewer,
@@ -179,8 +157,7 @@ async fn roles_grant_exactly_their_rights(backend: Backend) {
 
     // member: own personal tokens, not the workspace's keys or audit log.
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::POST,
             "/api/v1/users/me/api-keys",
             &member,
@@ -191,8 +168,7 @@ async fn roles_grant_exactly_their_rights(backend: Backend) {
         201
     );
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::POST,
             &app.ws_path("/keys"),
             &member,
@@ -203,7 +179,7 @@ async fn roles_grant_exactly_their_rights(backend: Backend) {
         403
     );
     assert_eq!(
-        call(&app, Method::GET, &app.ws_path("/audit-log"), &member, None)
+        app.call(Method::GET, &app.ws_path("/audit-log"), &member, None)
             .await
             .0,
         403
@@ -211,8 +187,7 @@ async fn roles_grant_exactly_their_rights(backend: Backend) {
 
     // admin: keys, members, environments, audit; never owners or the plan.
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::POST,
             &app.ws_path("/keys"),
             &admin,
@@ -223,8 +198,7 @@ async fn roles_grant_exactly_their_rights(backend: Backend) {
         201
     );
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::POST,
             &app.ws_path("/members"),
             &admin,
@@ -235,8 +209,7 @@ async fn roles_grant_exactly_their_rights(backend: Backend) {
         201
     );
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::POST,
             &app.ws_path("/environments"),
             &admin,
@@ -247,14 +220,13 @@ async fn roles_grant_exactly_their_rights(backend: Backend) {
         201
     );
     assert_eq!(
-        call(&app, Method::GET, &app.ws_path("/audit-log"), &admin, None)
+        app.call(Method::GET, &app.ws_path("/audit-log"), &admin, None)
             .await
             .0,
         200
     );
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::POST,
             &app.ws_path("/members"),
             &admin,
@@ -265,8 +237,7 @@ async fn roles_grant_exactly_their_rights(backend: Backend) {
         403
     );
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::PATCH,
             &app.ws_path(""),
             &admin,
@@ -276,20 +247,19 @@ async fn roles_grant_exactly_their_rights(backend: Backend) {
         .0,
         403
     );
-    let (status, renamed) = call(
-        &app,
-        Method::PATCH,
-        &app.ws_path(""),
-        &admin,
-        Some(json!({ "name": "Acme" })),
-    )
-    .await;
+    let (status, renamed) = app
+        .call(
+            Method::PATCH,
+            &app.ws_path(""),
+            &admin,
+            Some(json!({ "name": "Acme" })),
+        )
+        .await;
     assert_eq!((status, renamed["name"].as_str()), (200, Some("Acme")));
 
     // owner: makes owners and changes the plan.
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::POST,
             &app.ws_path("/members"),
             &owner,
@@ -299,14 +269,14 @@ async fn roles_grant_exactly_their_rights(backend: Backend) {
         .0,
         201
     );
-    let (status, workspace) = call(
-        &app,
-        Method::PATCH,
-        &app.ws_path(""),
-        &owner,
-        Some(json!({ "plan": "hobby" })),
-    )
-    .await;
+    let (status, workspace) = app
+        .call(
+            Method::PATCH,
+            &app.ws_path(""),
+            &owner,
+            Some(json!({ "plan": "hobby" })),
+        )
+        .await;
     assert_eq!((status, workspace["plan"].as_str()), (200, Some("hobby")));
 }
 
@@ -320,18 +290,17 @@ async fn only_owners_touch_owners_and_the_last_owner_stays(backend: Backend) {
     let (admin_id, admin) = app.person("admin@t.test", "admin", PASSWORD).await;
 
     // The last owner can neither leave nor be demoted.
-    let demote_self = call(
-        &app,
-        Method::PATCH,
-        &app.ws_path(&format!("/members/{me}")),
-        &owner,
-        Some(json!({ "role": "admin" })),
-    )
-    .await;
+    let demote_self = app
+        .call(
+            Method::PATCH,
+            &app.ws_path(&format!("/members/{me}")),
+            &owner,
+            Some(json!({ "role": "admin" })),
+        )
+        .await;
     assert_eq!(demote_self.0, 409, "{}", demote_self.1);
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::DELETE,
             &app.ws_path(&format!("/members/{me}")),
             &owner,
@@ -343,8 +312,7 @@ async fn only_owners_touch_owners_and_the_last_owner_stays(backend: Backend) {
     );
     // An admin may not touch an owner, nor make one.
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::PATCH,
             &app.ws_path(&format!("/members/{me}")),
             &admin,
@@ -355,8 +323,7 @@ async fn only_owners_touch_owners_and_the_last_owner_stays(backend: Backend) {
         403
     );
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::DELETE,
             &app.ws_path(&format!("/members/{me}")),
             &admin,
@@ -367,8 +334,7 @@ async fn only_owners_touch_owners_and_the_last_owner_stays(backend: Backend) {
         403
     );
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::PATCH,
             &app.ws_path(&format!("/members/{admin_id}")),
             &admin,
@@ -380,18 +346,17 @@ async fn only_owners_touch_owners_and_the_last_owner_stays(backend: Backend) {
     );
 
     // With a second owner, the first may step down.
-    let (status, promoted) = call(
-        &app,
-        Method::PATCH,
-        &app.ws_path(&format!("/members/{admin_id}")),
-        &owner,
-        Some(json!({ "role": "owner" })),
-    )
-    .await;
+    let (status, promoted) = app
+        .call(
+            Method::PATCH,
+            &app.ws_path(&format!("/members/{admin_id}")),
+            &owner,
+            Some(json!({ "role": "owner" })),
+        )
+        .await;
     assert_eq!((status, promoted["role"].as_str()), (200, Some("owner")));
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::PATCH,
             &app.ws_path(&format!("/members/{me}")),
             &owner,
@@ -403,8 +368,7 @@ async fn only_owners_touch_owners_and_the_last_owner_stays(backend: Backend) {
     );
     // The current role counts at once, whatever the older login token held.
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::PATCH,
             &app.ws_path(""),
             &owner,
@@ -414,7 +378,9 @@ async fn only_owners_touch_owners_and_the_last_owner_stays(backend: Backend) {
         .0,
         403
     );
-    let (_, members) = call(&app, Method::GET, &app.ws_path("/members"), &owner, None).await;
+    let (_, members) = app
+        .call(Method::GET, &app.ws_path("/members"), &owner, None)
+        .await;
     let roles: Vec<(&str, &str)> = members["data"]
         .as_array()
         .unwrap()
@@ -422,14 +388,14 @@ async fn only_owners_touch_owners_and_the_last_owner_stays(backend: Backend) {
         .map(|m| (m["email"].as_str().unwrap(), m["role"].as_str().unwrap()))
         .collect();
     assert_eq!(roles, [(OWNER, "admin"), ("admin@t.test", "owner")]);
-    let bad_role = call(
-        &app,
-        Method::PATCH,
-        &app.ws_path(&format!("/members/{me}")),
-        &admin,
-        Some(json!({ "role": "root" })),
-    )
-    .await;
+    let bad_role = app
+        .call(
+            Method::PATCH,
+            &app.ws_path(&format!("/members/{me}")),
+            &admin,
+            Some(json!({ "role": "root" })),
+        )
+        .await;
     assert_eq!(bad_role.0, 422);
 }
 
@@ -438,14 +404,14 @@ async fn personal_tokens_act_with_their_owners_current_role(backend: Backend) {
         return;
     };
     let (user_id, login) = app.person("dev@t.test", "admin", PASSWORD).await;
-    let (status, created) = call(
-        &app,
-        Method::POST,
-        "/api/v1/users/me/api-keys",
-        &login,
-        Some(json!({ "name": "laptop", "expires_in_days": 30 })),
-    )
-    .await;
+    let (status, created) = app
+        .call(
+            Method::POST,
+            "/api/v1/users/me/api-keys",
+            &login,
+            Some(json!({ "name": "laptop", "expires_in_days": 30 })),
+        )
+        .await;
     assert_eq!(status, 201, "{created}");
     let secret = created["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("kmp_"));
@@ -466,8 +432,7 @@ async fn personal_tokens_act_with_their_owners_current_role(backend: Backend) {
     );
     let key = json!({ "name": "k", "kind": "workspace" });
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::POST,
             &app.ws_path("/keys"),
             &secret,
@@ -481,8 +446,7 @@ async fn personal_tokens_act_with_their_owners_current_role(backend: Backend) {
     // Demoted: the token loses the rights at once.
     let path = app.ws_path(&format!("/members/{user_id}"));
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::PATCH,
             &path,
             &app.bootstrap.secret,
@@ -493,26 +457,21 @@ async fn personal_tokens_act_with_their_owners_current_role(backend: Backend) {
         200
     );
     assert_eq!(
-        call(
-            &app,
-            Method::POST,
-            &app.ws_path("/keys"),
-            &secret,
-            Some(key)
-        )
-        .await
-        .0,
+        app.call(Method::POST, &app.ws_path("/keys"), &secret, Some(key))
+            .await
+            .0,
         403
     );
-    let (_, mine) = call(&app, Method::GET, "/api/v1/users/me/api-keys", &login, None).await;
+    let (_, mine) = app
+        .call(Method::GET, "/api/v1/users/me/api-keys", &login, None)
+        .await;
     assert_eq!(mine["data"].as_array().unwrap().len(), 1);
 
     // Another person's token is not found, and rotation gives a new secret.
     let id = created["id"].as_str().unwrap();
     let (_, other) = app.person("other@t.test", "member", PASSWORD).await;
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::DELETE,
             &format!("/api/v1/users/me/api-keys/{id}"),
             &other,
@@ -523,8 +482,7 @@ async fn personal_tokens_act_with_their_owners_current_role(backend: Backend) {
         404
     );
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::PATCH,
             &path,
             &app.bootstrap.secret,
@@ -534,14 +492,14 @@ async fn personal_tokens_act_with_their_owners_current_role(backend: Backend) {
         .0,
         200
     );
-    let (status, rotated) = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/users/me/api-keys/{id}/rotate"),
-        &login,
-        None,
-    )
-    .await;
+    let (status, rotated) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/users/me/api-keys/{id}/rotate"),
+            &login,
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{rotated}");
     let rotated_secret = rotated["secret"].as_str().unwrap().to_owned();
     assert_error(
@@ -554,7 +512,7 @@ async fn personal_tokens_act_with_their_owners_current_role(backend: Backend) {
 
     // Removed: the tokens stop working.
     assert_eq!(
-        call(&app, Method::DELETE, &path, &app.bootstrap.secret, None)
+        app.call(Method::DELETE, &path, &app.bootstrap.secret, None)
             .await
             .0,
         204
@@ -581,25 +539,25 @@ async fn environments_start_with_production_and_bind_keys(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let (_, listed) = call(
-        &app,
-        Method::GET,
-        &app.ws_path("/environments"),
-        &app.bootstrap.secret,
-        None,
-    )
-    .await;
+    let (_, listed) = app
+        .call(
+            Method::GET,
+            &app.ws_path("/environments"),
+            &app.bootstrap.secret,
+            None,
+        )
+        .await;
     assert_eq!(listed["data"][0]["name"], "production");
     let path = app.ws_path("/environments");
     for (name, status) in [("staging", 201), ("staging", 409), ("Not Valid", 422)] {
-        let answer = call(
-            &app,
-            Method::POST,
-            &path,
-            &app.bootstrap.secret,
-            Some(json!({ "name": name })),
-        )
-        .await;
+        let answer = app
+            .call(
+                Method::POST,
+                &path,
+                &app.bootstrap.secret,
+                Some(json!({ "name": name })),
+            )
+            .await;
         assert_eq!(answer.0, status, "{name}: {}", answer.1);
     }
     let created = app
@@ -622,24 +580,25 @@ async fn workspaces_are_created_by_people_who_become_owners(backend: Backend) {
     };
     app.set_password(OWNER, PASSWORD).await;
     let owner = app.login_token(OWNER, PASSWORD).await;
-    let (status, created) = call(
-        &app,
-        Method::POST,
-        "/api/v1/workspaces",
-        &owner,
-        Some(json!({ "slug": "acme", "name": "Acme" })),
-    )
-    .await;
+    let (status, created) = app
+        .call(
+            Method::POST,
+            "/api/v1/workspaces",
+            &owner,
+            Some(json!({ "slug": "acme", "name": "Acme" })),
+        )
+        .await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(
         (created["plan"].as_str(), created["portal_origins"].clone()),
         (Some("pro"), json!([]))
     );
-    let (status, read) = call(&app, Method::GET, "/api/v1/workspaces/acme", &owner, None).await;
+    let (status, read) = app
+        .call(Method::GET, "/api/v1/workspaces/acme", &owner, None)
+        .await;
     assert_eq!((status, read["id"].clone()), (200, created["id"].clone()));
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::POST,
             "/api/v1/workspaces",
             &owner,
@@ -650,8 +609,7 @@ async fn workspaces_are_created_by_people_who_become_owners(backend: Backend) {
         409
     );
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::POST,
             "/api/v1/workspaces",
             &app.bootstrap.secret,
@@ -661,21 +619,20 @@ async fn workspaces_are_created_by_people_who_become_owners(backend: Backend) {
         .0,
         403
     );
-    let origins = call(
-        &app,
-        Method::PATCH,
-        "/api/v1/workspaces/acme",
-        &owner,
-        Some(json!({ "portal_origins": ["https://app.acme.test"] })),
-    )
-    .await;
+    let origins = app
+        .call(
+            Method::PATCH,
+            "/api/v1/workspaces/acme",
+            &owner,
+            Some(json!({ "portal_origins": ["https://app.acme.test"] })),
+        )
+        .await;
     assert_eq!(
         origins.1["portal_origins"],
         json!(["https://app.acme.test"])
     );
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::PATCH,
             "/api/v1/workspaces/acme",
             &owner,
@@ -685,7 +642,7 @@ async fn workspaces_are_created_by_people_who_become_owners(backend: Backend) {
         .0,
         422
     );
-    let (_, me) = call(&app, Method::GET, "/api/v1/me", &owner, None).await;
+    let (_, me) = app.call(Method::GET, "/api/v1/me", &owner, None).await;
     assert_eq!(me["workspaces"].as_array().unwrap().len(), 2);
 }
 
@@ -765,7 +722,9 @@ async fn every_workspace_route_refuses_other_workspaces(backend: Backend) {
     ];
     for credential in [other.api_key.secret.as_str(), outsider_login.as_str()] {
         for (method, path, body) in &routes {
-            let (status, answer) = call(&app, method.clone(), path, credential, body.clone()).await;
+            let (status, answer) = app
+                .call(method.clone(), path, credential, body.clone())
+                .await;
             assert_eq!(
                 (status, answer["error"].as_str()),
                 (403, Some("api_key_account_mismatch")),
@@ -799,7 +758,9 @@ async fn the_audit_log_tells_who_did_what_and_never_a_secret(backend: Backend) {
     let mut events = Vec::new();
     let mut path = app.ws_path("/audit-log?limit=3");
     loop {
-        let (status, page) = call(&app, Method::GET, &path, &app.bootstrap.secret, None).await;
+        let (status, page) = app
+            .call(Method::GET, &path, &app.bootstrap.secret, None)
+            .await;
         assert_eq!(status, 200, "{page}");
         assert!(!page.to_string().contains(&secret[4..]), "never a secret");
         events.extend(page["data"].as_array().unwrap().iter().cloned());

@@ -29,35 +29,13 @@ async fn session(app: &TestApp, external_id: &str) -> String {
     body["token"].as_str().unwrap().to_owned()
 }
 
-async fn portal(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let request = app.api(method, path, token);
-    let request = if let Some(body) = body {
-        request.json(&body)
-    } else {
-        request
-    };
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 async fn sessions_are_minted_by_management_keys_and_admins(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
     let management = app
-        .create_key(json!({ "name": "backend", "kind": "management" }))
-        .await["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .new_secret(json!({ "name": "backend", "kind": "management" }))
+        .await;
     let (status, minted) = mint(&app, &management, json!({ "external_id": "cus_1" })).await;
     assert_eq!(status, 201, "{minted}");
     let token = minted["token"].as_str().unwrap();
@@ -96,11 +74,8 @@ async fn sessions_are_minted_by_management_keys_and_admins(backend: Backend) {
         assert_eq!(mint(&app, &management, bad).await.0, 422);
     }
     let plain = app
-        .create_key(json!({ "name": "p", "kind": "workspace" }))
-        .await["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .new_secret(json!({ "name": "p", "kind": "workspace" }))
+        .await;
     assert_eq!(
         mint(&app, &plain, json!({ "external_id": "cus_1" }))
             .await
@@ -108,14 +83,14 @@ async fn sessions_are_minted_by_management_keys_and_admins(backend: Backend) {
         403
     );
 
-    let (_, log) = portal(
-        &app,
-        Method::GET,
-        &app.ws_path("/audit-log"),
-        &app.bootstrap.secret,
-        None,
-    )
-    .await;
+    let (_, log) = app
+        .call(
+            Method::GET,
+            &app.ws_path("/audit-log"),
+            &app.bootstrap.secret,
+            None,
+        )
+        .await;
     assert!(
         log["data"]
             .as_array()
@@ -131,7 +106,7 @@ async fn session_tokens_work_in_the_portal_only(backend: Backend) {
     };
     let token = session(&app, "cus_1").await;
     assert_eq!(
-        portal(&app, Method::GET, "/portal/api/keys", &token, None)
+        app.call(Method::GET, "/portal/api/keys", &token, None)
             .await
             .0,
         200
@@ -154,17 +129,17 @@ async fn session_tokens_work_in_the_portal_only(backend: Backend) {
     assert!(refused.is_err());
     // And an exchanged token is no portal session.
     let (_, exchanged) = status_and_json(app.exchange_bearer(&app.bootstrap.secret).await).await;
-    let (status, _) = portal(
-        &app,
-        Method::GET,
-        "/portal/api/keys",
-        exchanged["access_token"].as_str().unwrap(),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::GET,
+            "/portal/api/keys",
+            exchanged["access_token"].as_str().unwrap(),
+            None,
+        )
+        .await;
     assert_eq!(status, 401);
     assert_eq!(
-        portal(&app, Method::GET, "/portal/api/keys", "garbage", None)
+        app.call(Method::GET, "/portal/api/keys", "garbage", None)
             .await
             .0,
         401
@@ -176,14 +151,14 @@ async fn the_portal_api_sees_one_customers_keys(backend: Backend) {
         return;
     };
     let (first, second) = (session(&app, "cus_1").await, session(&app, "cus_2").await);
-    let (status, created) = portal(
-        &app,
-        Method::POST,
-        "/portal/api/keys",
-        &first,
-        Some(json!({ "name": "prod", "expires_in_days": 90 })),
-    )
-    .await;
+    let (status, created) = app
+        .call(
+            Method::POST,
+            "/portal/api/keys",
+            &first,
+            Some(json!({ "name": "prod", "expires_in_days": 90 })),
+        )
+        .await;
     assert_eq!(status, 201, "{created}");
     let (id, secret) = (
         created["id"].as_str().unwrap().to_owned(),
@@ -198,7 +173,9 @@ async fn the_portal_api_sees_one_customers_keys(backend: Backend) {
     // A key the workspace made for cus_1 shows too; other kinds never do.
     app.create_key(json!({ "name": "by admin", "kind": "customer", "external_id": "cus_1" }))
         .await;
-    let (_, listed) = portal(&app, Method::GET, "/portal/api/keys", &first, None).await;
+    let (_, listed) = app
+        .call(Method::GET, "/portal/api/keys", &first, None)
+        .await;
     let names: Vec<&str> = listed["data"]
         .as_array()
         .unwrap()
@@ -210,14 +187,16 @@ async fn the_portal_api_sees_one_customers_keys(backend: Backend) {
         !listed.to_string().contains(&secret[4..]),
         "the secret is shown once"
     );
-    let (_, other) = portal(&app, Method::GET, "/portal/api/keys", &second, None).await;
+    let (_, other) = app
+        .call(Method::GET, "/portal/api/keys", &second, None)
+        .await;
     assert_eq!(other["data"], json!([]));
     for (method, path) in [
         (Method::DELETE, format!("/portal/api/keys/{id}")),
         (Method::POST, format!("/portal/api/keys/{id}/rotate")),
     ] {
         assert_eq!(
-            portal(&app, method, &path, &second, None).await.0,
+            app.call(method, &path, &second, None).await.0,
             404,
             "another customer's key"
         );
@@ -228,20 +207,19 @@ async fn the_portal_api_sees_one_customers_keys(backend: Backend) {
         unverified_claims(token["access_token"].as_str().unwrap())["sub"],
         "cus_1"
     );
-    let (status, rotated) = portal(
-        &app,
-        Method::POST,
-        &format!("/portal/api/keys/{id}/rotate"),
-        &first,
-        None,
-    )
-    .await;
+    let (status, rotated) = app
+        .call(
+            Method::POST,
+            &format!("/portal/api/keys/{id}/rotate"),
+            &first,
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{rotated}");
     assert_error(app.exchange_bearer(&secret).await, 401, "invalid_api_key").await;
     let fresh = rotated["secret"].as_str().unwrap();
     assert_eq!(
-        portal(
-            &app,
+        app.call(
             Method::DELETE,
             &format!("/portal/api/keys/{id}"),
             &first,
@@ -253,8 +231,7 @@ async fn the_portal_api_sees_one_customers_keys(backend: Backend) {
     );
     assert_error(app.exchange_bearer(fresh).await, 401, "invalid_api_key").await;
     assert_eq!(
-        portal(
-            &app,
+        app.call(
             Method::POST,
             "/portal/api/keys",
             &first,
@@ -265,8 +242,7 @@ async fn the_portal_api_sees_one_customers_keys(backend: Backend) {
         422
     );
     assert_eq!(
-        portal(
-            &app,
+        app.call(
             Method::POST,
             "/portal/api/keys",
             &first,
@@ -335,8 +311,7 @@ async fn pages_are_framed_only_by_allowed_origins(backend: Backend) {
 
     let origins = json!({ "portal_origins": ["https://app.acme.test", "http://localhost:3000"] });
     assert_eq!(
-        portal(
-            &app,
+        app.call(
             Method::PATCH,
             &app.ws_path(""),
             &app.bootstrap.secret,

@@ -13,8 +13,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::api_keys::request::RotateKeyBody;
 use crate::api_keys::view::KeyView;
 use crate::authz::Caller;
-use crate::db::models::api_keys::ApiKey;
+use crate::db::models::api_keys::{ApiKey, Position};
 use crate::error::ApiError;
+use crate::http::pagination::Page;
 use crate::secrets::Secret;
 use crate::usage::UsageBuffer;
 
@@ -86,6 +87,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Authenticates first, so probing for routes needs a credential.
 async fn unknown_route(_caller: Caller) -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("route"))
+}
+
+/// A page of keys as the API shows them, newest first.
+pub(crate) fn key_page(rows: Vec<ApiKey>, limit: i64, usage: &UsageBuffer) -> Page<KeyView> {
+    let position = |key: &ApiKey| Position {
+        created_at: key.created_at,
+        id: key.id.clone(),
+    };
+    Page::from_rows(rows, limit, position, |key| KeyView::new(key, usage))
 }
 
 /// The one answer that shows a key's secret (create, rotate): never cached.

@@ -4,14 +4,14 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
+use super::key_page;
 use crate::api_keys::personal::{self, CreatePersonalBody};
-use crate::api_keys::view::KeyView;
 use crate::authz::Caller;
 use crate::clock;
-use crate::db::{self, models::api_keys::ApiKey, models::api_keys::Position};
+use crate::db;
 use crate::error::ApiError;
 use crate::http::json::Json;
-use crate::http::pagination::{Page, PageQuery};
+use crate::http::pagination::PageQuery;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -38,15 +38,7 @@ pub async fn list(
         )
     })
     .await?;
-    let position = |key: &ApiKey| Position {
-        created_at: key.created_at,
-        id: key.id.clone(),
-    };
-    Ok(
-        HttpResponse::Ok().json(Page::from_rows(rows, page.limit, position, |key| {
-            KeyView::new(key, &state.usage)
-        })),
-    )
+    Ok(HttpResponse::Ok().json(key_page(rows, page.limit, &state.usage)))
 }
 
 pub async fn create(
