@@ -118,6 +118,26 @@ pub async fn exchange(
     Err(error)
 }
 
+/// The `outcome` label of an exchange in the metrics: what happened, in
+/// the operator's words rather than one label per error code.
+pub fn outcome(result: Result<&IssuedToken, &ApiError>) -> &'static str {
+    let Err(error) = result else {
+        return "issued";
+    };
+    match error {
+        ApiError::OAuth { source, .. } => outcome(Err(source)),
+        ApiError::InvalidApiKey | ApiError::InvalidClient | ApiError::Unauthorized => "invalid",
+        ApiError::ApiKeyExpired => "expired",
+        ApiError::RateLimited { .. } => "rate_limited",
+        ApiError::IpNotAllowed => "ip_not_allowed",
+        ApiError::UsageExceeded => "usage_exceeded",
+        ApiError::InvalidScope => "invalid_scope",
+        ApiError::Unavailable | ApiError::NoSigningKey => "unavailable",
+        ApiError::Internal(_) => "error",
+        _ => "bad_request",
+    }
+}
+
 fn key_throttle_key(key_id: &str) -> String {
     format!("exchange:key:{key_id}")
 }

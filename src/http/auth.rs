@@ -112,6 +112,9 @@ async fn authenticate(request: &HttpRequest) -> Result<Caller, ApiError> {
         state.usage.record(&key.key.id, now);
         (Principal::Key(Box::new(key)), None)
     };
+    if let Principal::Key(key) = &principal {
+        super::observe::note_key_id(request, &key.key.id);
+    }
     Ok(Caller {
         principal,
         token_scopes,

@@ -7,8 +7,10 @@ pub mod client;
 pub mod credentials;
 pub mod json;
 pub mod login;
+pub mod observe;
 pub mod ops;
 pub mod pagination;
+pub mod request_id;
 pub mod token;
 pub mod wellknown;
 
@@ -29,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(api::configure)
         .service(endpoint("/healthz").route(web::get().to(ops::healthz)))
         .service(endpoint("/readyz").route(web::get().to(ops::readyz)))
+        .service(endpoint("/metrics").route(web::get().to(ops::metrics)))
         .service(endpoint("/auth/token").route(web::post().to(token::token)))
         .service(endpoint("/auth/login").route(web::post().to(login::login)))
         .service(endpoint("/auth/accept-invite").route(web::post().to(login::accept_invite)))
