@@ -3,6 +3,7 @@
 //! `on_both_backends!` run on SQLite and, with KEYMINT_TEST_POSTGRES_URL set,
 //! on PostgreSQL.
 
+mod binary;
 mod cli;
 mod cli_keys;
 mod errors;
@@ -12,8 +13,13 @@ mod https;
 mod interop;
 mod key_folder;
 mod keys;
+mod metrics;
 mod oauth_forms;
 mod people;
+mod readiness;
+mod request_log;
 mod rotation;
+mod shutdown;
+mod tls;
 mod verifier;
 mod wellknown;
