@@ -13,6 +13,7 @@ use prometheus::{
     TextEncoder,
 };
 
+use crate::exchange::OUTCOMES;
 use crate::signing::KeyState;
 
 /// Buckets of the `/auth/token` latency histogram, in seconds: an exchange
@@ -120,6 +121,12 @@ impl Metrics {
                 .register(collector)
                 .expect("each family is registered once");
         }
+        // Series that exist from the start, so rates and alerts see a 0
+        // rather than nothing before the first event.
+        for outcome in OUTCOMES {
+            exchanges.with_label_values(&[outcome]);
+        }
+        rate_limited.with_label_values(&["/auth/token"]);
         Self {
             registry,
             requests,
