@@ -443,6 +443,21 @@ pub fn token_kid(token: &str) -> String {
         .expect("a kid")
 }
 
+/// Failure throttling counts in fixed clock minutes (`keymint::throttle`):
+/// a test that needs N failures in one window waits, when fewer than
+/// `needed` remain in the current minute, for the next one to begin. A
+/// wait for a known instant, not for luck.
+pub async fn within_one_throttle_window(needed: std::time::Duration) {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970");
+    let into_minute = std::time::Duration::from_millis((since_epoch.as_millis() % 60_000) as u64);
+    let left = std::time::Duration::from_secs(60) - into_minute;
+    if left < needed {
+        tokio::time::sleep(left + std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Polls `probe` every 50 ms until it gives a value; fails the test after
 /// `within`. For waiting on a condition, never on luck.
 pub async fn eventually<T, F, Fut>(within: std::time::Duration, what: &str, mut probe: F) -> T

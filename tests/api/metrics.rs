@@ -43,6 +43,7 @@ async fn metrics_count_requests_by_route_and_exchanges_by_outcome(backend: Backe
         .unwrap();
     assert_eq!(read.status(), 200);
     // A wrong secret until the IP is throttled, then once more (429).
+    crate::helpers::within_one_throttle_window(std::time::Duration::from_secs(20)).await;
     let mut wrong = app.bootstrap.secret.clone();
     wrong.replace_range(10..11, if &wrong[10..11] == "a" { "b" } else { "a" });
     for _ in 0..FAILURES_PER_IP {
