@@ -1,13 +1,14 @@
 //! Stop signals: SIGTERM (orchestrators, systemd) and SIGINT (Ctrl-C) both
 //! start a graceful stop. actix's own handling would make SIGINT a forced
-//! stop that drops requests in flight, so keymint listens itself.
+//! stop that drops requests in flight, so keymint listens itself. (SIGQUIT
+//! keeps its default: an immediate stop.)
 
 /// Resolves when the process is asked to stop.
 pub async fn requested() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (term, int) = match (
+        let (mut term, mut int) = match (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
         ) {
@@ -17,7 +18,6 @@ pub async fn requested() {
                 return std::future::pending().await;
             }
         };
-        let (mut term, mut int) = (term, int);
         let name = tokio::select! {
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",
