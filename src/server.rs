@@ -5,7 +5,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::middleware::{Logger, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use chrono::Duration as ChronoDuration;
 
@@ -13,18 +13,23 @@ use crate::bootstrap::{self, Bootstrapped};
 use crate::config::{Config, ConfigError, redact_url};
 use crate::db::{self, SetupError};
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::signing::{KeyTiming, SigningKeys, StoreError};
 use crate::state::AppState;
 use crate::throttle::FailureThrottle;
 use crate::tokens::own::OwnKeys;
 use crate::usage::UsageBuffer;
-use crate::{http, tls, tokens};
+use crate::{http, shutdown, tls, tokens};
 
 /// How often buffered usage counts are written.
 const USAGE_FLUSH_PERIOD: Duration = Duration::from_secs(5);
 /// Connections per replica. SQLite writes serialise anyway; reads run in
 /// parallel under WAL.
 const POOL_SIZE: u32 = 16;
+/// How long requests in flight may take to finish after a stop signal.
+/// Kubernetes kills a pod 30 s after SIGTERM by default: this leaves time
+/// for the usage flush that follows.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -105,6 +110,7 @@ impl Server {
             usage: UsageBuffer::default(),
             failures: FailureThrottle::default(),
             own_keys: OwnKeys::default(),
+            metrics: Metrics::new(),
         };
         Ok(Self {
             state: web::Data::new(state),
@@ -132,8 +138,10 @@ impl Server {
         self.state.clone()
     }
 
-    /// Serves until SIGINT or SIGTERM (actix's graceful stop: no new
-    /// connections, in-flight requests finish), then flushes usage counts.
+    /// Serves until SIGTERM or SIGINT, then stops gracefully: the listener
+    /// closes, requests in flight finish (for at most
+    /// `SHUTDOWN_TIMEOUT_SECS`), keep-alive connections close, the background
+    /// tasks end and the usage counts are flushed.
     pub async fn run(self) -> std::io::Result<()> {
         let state = self.state;
         log::info!(
@@ -147,28 +155,29 @@ impl Server {
                 .app_data(app_state.clone())
                 .wrap(http::json_errors())
                 .wrap(from_fn(http::require_https))
-                // Path only (%U): query strings are never logged.
-                .wrap(
-                    Logger::new(r#"%a "%{METHOD}xi %U" %s %b %Dms"#)
-                        .custom_request_replace("METHOD", |req| req.method().to_string()),
-                )
+                // Outermost: logs and counts every answer, refusals included.
+                .wrap(from_fn(http::observe::observe))
                 .configure(http::configure)
-        });
+        })
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+        .shutdown_signal(shutdown::requested());
         let server = match self.tls {
             Some(tls) => server.listen_rustls_0_23(self.listener, tls)?,
             None => server.listen(self.listener)?,
         };
 
+        let (stop_background, stopped) = tokio::sync::watch::channel(false);
         let background = [
             every(
                 state.signing.timing().reload_period,
                 "reloading signing keys",
+                stopped.clone(),
                 {
                     let state = state.clone();
                     move || state.signing.reload().map_err(|e| e.to_string())
                 },
             ),
-            every(self.usage_flush_period, "flushing usage counts", {
+            every(self.usage_flush_period, "flushing usage counts", stopped, {
                 let state = state.clone();
                 move || {
                     state
@@ -180,8 +189,13 @@ impl Server {
             }),
         ];
         let served = server.run().await;
+        // Let a flush that is writing finish (aborting would leave its
+        // blocking transaction to die with the process), then flush the rest.
+        let _ = stop_background.send(true);
         for task in background {
-            task.abort();
+            if let Err(error) = task.await {
+                log::error!("background task failed: {error}");
+            }
         }
         let flushed = tokio::task::spawn_blocking(move || state.usage.flush(&state.pool)).await;
         match flushed {
@@ -193,8 +207,14 @@ impl Server {
     }
 }
 
-/// Runs blocking `work` every `period` on the blocking pool, logging failures.
-fn every<F>(period: Duration, what: &'static str, work: F) -> tokio::task::JoinHandle<()>
+/// Runs blocking `work` every `period` on the blocking pool, logging
+/// failures, until `stop` turns true (a run in progress completes first).
+fn every<F>(
+    period: Duration,
+    what: &'static str,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    work: F,
+) -> tokio::task::JoinHandle<()>
 where
     F: Fn() -> Result<(), String> + Send + Sync + 'static,
 {
@@ -204,7 +224,10 @@ where
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await; // the first tick is immediate
         loop {
-            ticks.tick().await;
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = stop.wait_for(|stop| *stop) => return,
+            }
             let work = work.clone();
             match tokio::task::spawn_blocking(move || work()).await {
                 Ok(Ok(())) => {}

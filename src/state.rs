@@ -1,11 +1,13 @@
-//! What every handler shares: configuration, database pool, signing keys and
-//! the usage buffer. Built once per server, passed as `web::Data`.
+//! What every handler shares: configuration, database pool, signing keys,
+//! the usage buffer and the metrics. Built once per server, passed as
+//! `web::Data`.
 
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::db::Pool;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::signing::{SigningKey, SigningKeys};
 use crate::throttle::FailureThrottle;
 use crate::tokens::own::OwnKeys;
@@ -22,6 +24,8 @@ pub struct AppState {
     pub failures: FailureThrottle,
     /// keymint's own published keys, for tokens presented back to it.
     pub own_keys: OwnKeys,
+    /// This server's Prometheus registry (`GET /metrics`).
+    pub metrics: Metrics,
 }
 
 impl AppState {

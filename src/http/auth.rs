@@ -121,6 +121,9 @@ pub async fn authenticate_credential(
         state.usage.record(&key.key.id, now);
         (Principal::Key(Box::new(key)), None)
     };
+    if let Principal::Key(key) = &principal {
+        super::observe::note_key_id(request, &key.key.id);
+    }
     Ok(Caller {
         principal,
         token_scopes,

@@ -8,10 +8,12 @@ pub mod credentials;
 pub mod json;
 pub mod login;
 pub mod oauth;
+pub mod observe;
 pub mod ops;
 pub mod pages;
 pub mod pagination;
 pub mod portal;
+pub mod request_id;
 pub mod token;
 pub mod wellknown;
 
@@ -42,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(endpoint("/assets/{name}").route(web::get().to(pages::asset)))
         .service(endpoint("/healthz").route(web::get().to(ops::healthz)))
         .service(endpoint("/readyz").route(web::get().to(ops::readyz)))
+        .service(endpoint("/metrics").route(web::get().to(ops::metrics)))
         .service(endpoint("/auth/token").route(web::post().to(token::token)))
         .service(endpoint("/auth/login").route(web::post().to(login::login)))
         .service(endpoint("/auth/introspect").route(web::post().to(oauth::introspect)))

@@ -1,10 +1,12 @@
-//! Probes for orchestrators: liveness and readiness.
+//! Operations endpoints: liveness and readiness probes for orchestrators,
+//! and the Prometheus metrics.
 
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde_json::json;
 
 use crate::db;
+use crate::metrics::{self, PoolGauges};
 use crate::state::AppState;
 
 /// The process is up and answering.
@@ -27,4 +29,25 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
+}
+
+/// `GET /metrics`: the Prometheus text format. Gauges are read now; the
+/// pool's numbers come from r2d2 without checking a connection out, so a
+/// scrape works (and shows the trouble) while the database is down.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let now = Utc::now();
+    let keys = state.signing.snapshot();
+    let pool = state.pool.state();
+    let text = state.metrics.render(
+        keys.iter().map(|key| state.signing.state_of(key, now)),
+        PoolGauges {
+            connections: pool.connections,
+            idle: pool.idle_connections,
+            max: state.pool.max_size(),
+        },
+        state.usage.pending_keys(),
+    );
+    HttpResponse::Ok()
+        .content_type(metrics::CONTENT_TYPE)
+        .body(text)
 }

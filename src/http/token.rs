@@ -5,6 +5,8 @@
 //! 3. OAuth2 `client_credentials` (client_secret_post or client_secret_basic);
 //! 4. RFC 8693 token exchange with the secret as `subject_token`.
 
+use std::time::Instant;
+
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -54,11 +56,12 @@ pub async fn token(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (mut exchange_request, form) = parse(&request, &body)?;
-    exchange_request.origin = super::auth::origin(&request, &state);
-    let issued: IssuedToken = exchange::exchange(&state, exchange_request)
-        .await
-        .map_err(|error| form.report(error))?;
+    let started = Instant::now();
+    let result = issue(&request, &body, &state).await;
+    let outcome = exchange::outcome(result.as_ref().map(|(issued, _)| issued));
+    state.metrics.record_exchange(outcome, started.elapsed());
+    let (issued, form) = result?;
+    super::observe::note_key_id(&request, &issued.key_id);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -70,6 +73,19 @@ pub async fn token(
             scope: issued.scope,
             issued_token_type: (form == Form::TokenExchange).then_some(JWT_TOKEN_TYPE),
         }))
+}
+
+async fn issue(
+    request: &HttpRequest,
+    body: &[u8],
+    state: &web::Data<AppState>,
+) -> Result<(IssuedToken, Form), ApiError> {
+    let (mut exchange_request, form) = parse(request, body)?;
+    exchange_request.origin = super::auth::origin(request, state);
+    let issued = exchange::exchange(state, exchange_request)
+        .await
+        .map_err(|error| form.report(error))?;
+    Ok((issued, form))
 }
 
 fn parse(request: &HttpRequest, body: &[u8]) -> Result<(ExchangeRequest, Form), ApiError> {

@@ -1,29 +1,22 @@
 //! The `keymint` binary itself: bootstrap, migrate, and a first `serve`
 //! whose printed curl command works.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::binary::{keymint, serve};
 use crate::helpers::{Backend, TestDb, status_and_json};
-
-fn keymint(db: &TestDb, keys_dir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_keymint"));
-    command
-        .env_clear()
-        .env("RUST_LOG", "warn")
-        .args(["--database-url", &db.url, "--keys-dir"])
-        .arg(keys_dir);
-    command
-}
 
 async fn bootstrap_prints_json_and_refuses_an_existing_slug(backend: Backend) {
     let Some(db) = TestDb::create(backend) else {
         return;
     };
     let keys = tempfile::tempdir().unwrap();
-    let migrated = keymint(&db, keys.path()).arg("migrate").output().unwrap();
+    let migrated = keymint(&db, keys.path(), "warn")
+        .arg("migrate")
+        .output()
+        .unwrap();
     assert!(
         migrated.status.success(),
         "{}",
@@ -32,7 +25,10 @@ async fn bootstrap_prints_json_and_refuses_an_existing_slug(backend: Backend) {
     let applied: Value = serde_json::from_slice(&migrated.stdout).unwrap();
     let migrations = std::fs::read_dir("migrations/sqlite").unwrap().count();
     assert_eq!(applied["applied"], migrations as u64);
-    let again = keymint(&db, keys.path()).arg("migrate").output().unwrap();
+    let again = keymint(&db, keys.path(), "warn")
+        .arg("migrate")
+        .output()
+        .unwrap();
     let again: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(
         again["applied"], 0,
@@ -48,7 +44,10 @@ async fn bootstrap_prints_json_and_refuses_an_existing_slug(backend: Backend) {
         "--password",
         "pw-1234567",
     ];
-    let first = keymint(&db, keys.path()).args(args).output().unwrap();
+    let first = keymint(&db, keys.path(), "warn")
+        .args(args)
+        .output()
+        .unwrap();
     assert!(
         first.status.success(),
         "{}",
@@ -65,13 +64,16 @@ async fn bootstrap_prints_json_and_refuses_an_existing_slug(backend: Backend) {
             .starts_with("kmk_")
     );
 
-    let again = keymint(&db, keys.path()).args(args).output().unwrap();
+    let again = keymint(&db, keys.path(), "warn")
+        .args(args)
+        .output()
+        .unwrap();
     assert_eq!(again.status.code(), Some(1));
     assert!(again.stdout.is_empty());
     assert!(String::from_utf8_lossy(&again.stderr).contains("acme"));
 
     // Same owner, new workspace: the user is reused.
-    let other = keymint(&db, keys.path())
+    let other = keymint(&db, keys.path(), "warn")
         .args([
             "bootstrap",
             "--workspace",
@@ -93,35 +95,21 @@ async fn first_serve_prints_a_working_curl_command(backend: Backend) {
         return;
     };
     let keys = tempfile::tempdir().unwrap();
-    let mut child = keymint(&db, keys.path())
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let curl = stdout
-        .lines()
-        .map(Result::unwrap)
-        .find(|line| line.trim_start().starts_with("curl "))
-        .expect("a curl line is printed");
-    // curl -s -X POST http://127.0.0.1:PORT/auth/token -H 'Authorization: Bearer kmk_...'
-    let url = curl
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
-    let secret = curl
-        .rsplit("Bearer ")
-        .next()
-        .unwrap()
-        .trim_end_matches('\'')
-        .to_owned();
-    assert!(secret.starts_with("kmk_") && secret.len() == 53, "{secret}");
+    let mut served = serve(&db, keys.path(), "warn");
+    assert!(
+        served.curl.starts_with("curl -s -X POST http://127.0.0.1:"),
+        "{}",
+        served.curl
+    );
+    assert!(
+        served.secret.starts_with("kmk_") && served.secret.len() == 53,
+        "{}",
+        served.secret
+    );
 
     let response = crate::helpers::http_client()
-        .post(&url)
-        .bearer_auth(&secret)
+        .post(served.url("/auth/token"))
+        .bearer_auth(&served.secret)
         .send()
         .await
         .unwrap();
@@ -132,15 +120,8 @@ async fn first_serve_prints_a_working_curl_command(backend: Backend) {
         "a key and its metadata were written"
     );
 
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let exit = child.wait().unwrap();
+    served.terminate();
+    let exit = served.wait_for_exit(Duration::from_secs(30));
     assert!(exit.success(), "{exit:?}");
 }
 

@@ -62,6 +62,26 @@ impl TestDb {
         }
     }
 
+    /// PostgreSQL only: refuses (or allows again) every new connection to
+    /// this test's database and, when refusing, ends the open ones: the
+    /// database is gone for the server until it is allowed back.
+    pub fn set_postgres_reachable(&self, reachable: bool) {
+        let (admin_url, name) = self.postgres.as_ref().expect("a PostgreSQL test database");
+        let mut admin = PgConnection::establish(admin_url).expect("admin connection");
+        diesel::sql_query(format!(
+            "ALTER DATABASE {name} ALLOW_CONNECTIONS {reachable}"
+        ))
+        .execute(&mut admin)
+        .unwrap();
+        if !reachable {
+            diesel::sql_query(format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            ))
+            .execute(&mut admin)
+            .unwrap();
+        }
+    }
+
     /// Drops the database now (it is also dropped when the test ends).
     pub fn drop_postgres_database(&self) {
         if let Some((admin_url, name)) = &self.postgres
@@ -141,11 +161,16 @@ pub async fn spawn_app_with_key_timing(
     let keys_dir = tempfile::tempdir().expect("temp dir");
     let mut config = test_config(&db, keys_dir.path());
     adjust(&mut config);
+    let scheme = if config.tls_enabled() {
+        "https"
+    } else {
+        "http"
+    };
     // Flushes happen when a test asks for one, never behind its back.
     let server = Server::build_with_key_timing(config, timing)
         .expect("server starts")
         .with_usage_flush_period(std::time::Duration::from_secs(24 * 3600));
-    let base = format!("http://{}", server.local_addr());
+    let base = format!("{scheme}://{}", server.local_addr());
     let state = server.state();
     let done = server
         .bootstrapped
@@ -395,6 +420,15 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// [`http_client`] that also trusts the PEM certificate `ca_pem` (a test CA).
+pub fn http_client_trusting(ca_pem: &str) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("PEM"))
+        .build()
+        .expect("client")
+}
+
 /// The status and JSON body of a response.
 pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
@@ -435,6 +469,21 @@ pub fn token_kid(token: &str) -> String {
         .expect("a JWT header")
         .kid
         .expect("a kid")
+}
+
+/// Failure throttling counts in fixed clock minutes (`keymint::throttle`):
+/// a test that needs N failures in one window waits, when fewer than
+/// `needed` remain in the current minute, for the next one to begin. A
+/// wait for a known instant, not for luck.
+pub async fn within_one_throttle_window(needed: std::time::Duration) {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970");
+    let into_minute = std::time::Duration::from_millis((since_epoch.as_millis() % 60_000) as u64);
+    let left = std::time::Duration::from_secs(60) - into_minute;
+    if left < needed {
+        tokio::time::sleep(left + std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Polls `probe` every 50 ms until it gives a value; fails the test after

@@ -4,6 +4,7 @@
 //! on PostgreSQL.
 
 mod browser;
+mod binary;
 mod cli;
 mod cli_keys;
 mod errors;
@@ -15,9 +16,14 @@ mod interop_clients;
 mod introspection;
 mod key_folder;
 mod keys;
+mod metrics;
 mod oauth_forms;
 mod people;
 mod portal;
+mod readiness;
+mod request_log;
 mod rotation;
+mod shutdown;
+mod tls;
 mod verifier;
 mod wellknown;

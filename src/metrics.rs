@@ -1,0 +1,292 @@
+//! Prometheus metrics of one server: the families, how they are recorded and
+//! their text exposition (the `prometheus` crate's encoder).
+//!
+//! Each server owns its own [`Registry`] (in `AppState`), never the crate's
+//! global one, so several servers in one process (the tests) keep their
+//! counts apart.
+
+use std::time::Duration;
+
+use actix_web::http::Method;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::exchange::OUTCOMES;
+use crate::signing::KeyState;
+
+/// Buckets of the `/auth/token` latency histogram, in seconds: an exchange
+/// takes a few milliseconds; the tail shows a slow database.
+const TOKEN_LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// The `route` label of a request that matched no route: raw paths would
+/// give one series per probe of a scanner, and may hold ids or secrets.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    rate_limited: IntCounterVec,
+    token_latency: Histogram,
+    exchanges: IntCounterVec,
+    signing_keys: IntGaugeVec,
+    pool_connections: IntGaugeVec,
+    pool_max: IntGauge,
+    usage_pending: IntGauge,
+}
+
+/// The pool's numbers at one moment (r2d2's `State`, plus its size).
+#[derive(Debug, Clone, Copy)]
+pub struct PoolGauges {
+    pub connections: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "keymint_http_requests_total",
+                "HTTP requests answered, by route pattern, method and status.",
+            ),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "keymint_rate_limited_total",
+                "Requests refused with 429 rate_limit_exceeded, by route pattern.",
+            ),
+            &["route"],
+        )
+        .expect("valid metric");
+        let token_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "keymint_token_request_duration_seconds",
+                "Time to answer POST /auth/token, whatever the outcome.",
+            )
+            .buckets(TOKEN_LATENCY_BUCKETS.to_vec()),
+        )
+        .expect("valid metric");
+        let exchanges = IntCounterVec::new(
+            Opts::new(
+                "keymint_token_exchanges_total",
+                "Exchanges at POST /auth/token, by outcome.",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let signing_keys = IntGaugeVec::new(
+            Opts::new(
+                "keymint_signing_keys",
+                "Signing keys in the keys folder, by state (next, active, retired, removed).",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
+        let pool_connections = IntGaugeVec::new(
+            Opts::new(
+                "keymint_db_pool_connections",
+                "Database pool connections, by state (in_use, idle).",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
+        let pool_max = IntGauge::new(
+            "keymint_db_pool_max_connections",
+            "Most connections the database pool opens.",
+        )
+        .expect("valid metric");
+        let usage_pending = IntGauge::new(
+            "keymint_usage_pending_keys",
+            "Keys whose usage counts wait in memory for the next flush.",
+        )
+        .expect("valid metric");
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(rate_limited.clone()),
+            Box::new(token_latency.clone()),
+            Box::new(exchanges.clone()),
+            Box::new(signing_keys.clone()),
+            Box::new(pool_connections.clone()),
+            Box::new(pool_max.clone()),
+            Box::new(usage_pending.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("each family is registered once");
+        }
+        // Series that exist from the start, so rates and alerts see a 0
+        // rather than nothing before the first event.
+        for outcome in OUTCOMES {
+            exchanges.with_label_values(&[outcome]);
+        }
+        rate_limited.with_label_values(&["/auth/token"]);
+        Self {
+            registry,
+            requests,
+            rate_limited,
+            token_latency,
+            exchanges,
+            signing_keys,
+            pool_connections,
+            pool_max,
+            usage_pending,
+        }
+    }
+
+    /// Counts one answered request. `route` is the matched pattern (e.g.
+    /// `/api/v1/workspaces/{ws}/keys/{id}`), or [`UNMATCHED_ROUTE`].
+    pub fn record_request(&self, route: &str, method: &Method, status: u16) {
+        let status_text = status.to_string();
+        self.requests
+            .with_label_values(&[route, method_label(method), &status_text])
+            .inc();
+        if status == 429 {
+            self.rate_limited.with_label_values(&[route]).inc();
+        }
+    }
+
+    /// Counts one `/auth/token` request and how long it took.
+    pub fn record_exchange(&self, outcome: &str, elapsed: Duration) {
+        self.exchanges.with_label_values(&[outcome]).inc();
+        self.token_latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition, with the gauges set to the values given (they
+    /// are read at scrape time rather than tracked as they change).
+    pub fn render(
+        &self,
+        key_states: impl IntoIterator<Item = KeyState>,
+        pool: PoolGauges,
+        usage_pending: usize,
+    ) -> String {
+        let mut counts = [0_i64; 4];
+        for state in key_states {
+            counts[state_index(state)] += 1;
+        }
+        for state in [
+            KeyState::Next,
+            KeyState::Active,
+            KeyState::Retired,
+            KeyState::Removed,
+        ] {
+            self.signing_keys
+                .with_label_values(&[state_label(state)])
+                .set(counts[state_index(state)]);
+        }
+        let in_use = pool.connections.saturating_sub(pool.idle);
+        self.pool_connections
+            .with_label_values(&["in_use"])
+            .set(i64::from(in_use));
+        self.pool_connections
+            .with_label_values(&["idle"])
+            .set(i64::from(pool.idle));
+        self.pool_max.set(i64::from(pool.max));
+        self.usage_pending
+            .set(i64::try_from(usage_pending).unwrap_or(i64::MAX));
+
+        let mut text = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut text)
+            .expect("the text encoder writes into memory");
+        String::from_utf8(text).expect("the text format is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The `Content-Type` of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
+
+/// Standard methods by name; anything else is one `other` series, so a
+/// client inventing methods cannot grow the label set.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+fn state_index(state: KeyState) -> usize {
+    match state {
+        KeyState::Next => 0,
+        KeyState::Active => 1,
+        KeyState::Retired => 2,
+        KeyState::Removed => 3,
+    }
+}
+
+fn state_label(state: KeyState) -> &'static str {
+    match state {
+        KeyState::Next => "next",
+        KeyState::Active => "active",
+        KeyState::Retired => "retired",
+        KeyState::Removed => "removed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool() -> PoolGauges {
+        PoolGauges {
+            connections: 3,
+            idle: 2,
+            max: 16,
+        }
+    }
+
+    #[test]
+    fn exposition_holds_every_family_with_its_labels() {
+        let metrics = Metrics::new();
+        metrics.record_request("/auth/token", &Method::POST, 200);
+        metrics.record_request("/auth/token", &Method::POST, 429);
+        metrics.record_request(UNMATCHED_ROUTE, &Method::from_bytes(b"BREW").unwrap(), 404);
+        metrics.record_exchange("issued", Duration::from_millis(3));
+        let text = metrics.render([KeyState::Active, KeyState::Retired], pool(), 5);
+        for line in [
+            r#"keymint_http_requests_total{method="POST",route="/auth/token",status="200"} 1"#,
+            r#"keymint_http_requests_total{method="other",route="unmatched",status="404"} 1"#,
+            r#"keymint_rate_limited_total{route="/auth/token"} 1"#,
+            r#"keymint_token_exchanges_total{outcome="issued"} 1"#,
+            r#"keymint_token_request_duration_seconds_bucket{le="0.005"} 1"#,
+            r#"keymint_token_request_duration_seconds_bucket{le="0.0025"} 0"#,
+            "keymint_token_request_duration_seconds_count 1",
+            r#"keymint_signing_keys{state="active"} 1"#,
+            r#"keymint_signing_keys{state="next"} 0"#,
+            r#"keymint_db_pool_connections{state="in_use"} 1"#,
+            r#"keymint_db_pool_connections{state="idle"} 2"#,
+            "keymint_db_pool_max_connections 16",
+            "keymint_usage_pending_keys 5",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing in:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_servers_keep_their_counts_apart() {
+        let (a, b) = (Metrics::new(), Metrics::new());
+        a.record_request("/healthz", &Method::GET, 200);
+        assert!(!b.render([], pool(), 0).contains("/healthz"));
+    }
+}
