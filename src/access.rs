@@ -33,7 +33,19 @@ const ADMIN: &[&str] = &[
 const OWNER: &[&str] = &[WORKSPACE_OWNER];
 
 /// A member's role in a workspace, weakest first so `Ord` ranks them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,
@@ -89,7 +101,7 @@ pub fn is_keymint_scope(scope: &str) -> bool {
 
 /// An ordered, duplicate-free list of scopes. Order is kept so the `scope`
 /// claim reads the way the key was configured.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct ScopeSet(Vec<String>);
 

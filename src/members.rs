@@ -21,7 +21,7 @@ use crate::secrets;
 pub const INVITATION_LIFETIME_DAYS: i64 = 7;
 const INVITE_PREFIX: &str = "kminv_";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     pub user_id: String,
     pub email: String,
@@ -31,7 +31,7 @@ pub struct MemberView {
 }
 
 /// A one-time invitation, shown once to the admin who added the member.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InviteView {
     pub token: String,
     pub url: String,
@@ -39,7 +39,7 @@ pub struct InviteView {
     pub expires_at: NaiveDateTime,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AddedMember {
     #[serde(flatten)]
     pub member: MemberView,

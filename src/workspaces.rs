@@ -15,7 +15,7 @@ use crate::db::models::workspaces::{self, Environment, Plan, Workspace, Workspac
 use crate::db::models::{self, memberships};
 use crate::error::{ApiError, FieldError};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WorkspaceView {
     pub id: String,
     pub slug: String,
@@ -39,7 +39,7 @@ impl From<Workspace> for WorkspaceView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EnvironmentView {
     pub id: String,
     pub name: String,
@@ -47,14 +47,14 @@ pub struct EnvironmentView {
     pub created_at: NaiveDateTime,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkspaceBody {
     pub slug: String,
     pub name: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWorkspaceBody {
     pub name: Option<String>,

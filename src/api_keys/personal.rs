@@ -17,7 +17,7 @@ use crate::db::models::{memberships, users::User};
 use crate::error::ApiError;
 use crate::secrets::Secret;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePersonalBody {
     pub name: String,

@@ -17,7 +17,7 @@ pub const MAX_RATE_LIMIT: i64 = 100_000;
 const MAX_NAME_CHARS: usize = 200;
 const MAX_SCOPE_CHARS: usize = 128;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyBody {
     pub name: String,
@@ -49,17 +49,18 @@ pub struct CreateKeySpec {
     pub remaining: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateKeyBody {
     pub name: Option<String>,
     pub scopes: Option<Vec<String>>,
     /// Absent: unchanged; `null`: back to the plan's limit.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
     pub rate_limit: Option<Option<i64>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateKeyBody {
     pub grace_period_seconds: Option<i64>,

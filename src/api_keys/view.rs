@@ -9,7 +9,7 @@ use crate::db::models::api_keys::ApiKey;
 use crate::secrets::Secret;
 use crate::usage::UsageBuffer;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KeyView {
     pub id: String,
     pub workspace_id: String,
@@ -37,7 +37,7 @@ pub struct KeyView {
 }
 
 /// A key as created or rotated: the only time its secret is shown.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KeyWithSecret {
     #[serde(flatten)]
     pub key: KeyView,

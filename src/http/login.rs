@@ -3,7 +3,6 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::auth::origin;
 use super::json::Json;
@@ -16,12 +15,34 @@ use crate::state::AppState;
 /// Shortest password accepted when one is set.
 pub const MIN_PASSWORD_LEN: usize = 8;
 
-#[derive(Deserialize)]
+/// What `/auth/login` answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct LoginResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u32,
+}
+
+/// What `/auth/accept-invite` answers: who can now log in.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AcceptedInvitation {
+    user: InvitedUser,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct InvitedUser {
+    id: String,
+    email: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
     email: String,
     password: String,
 }
 
+#[utoipa::path(post, path = "/auth/login", tag = "people", request_body = LoginBody,
+    responses((status = 200, description = "A login token (audience <issuer>/api)", body = LoginResponse)))]
 pub async fn login(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -31,16 +52,22 @@ pub async fn login(
     let logged_in = crate::login::login(&state, &body.email, &body.password, origin).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "access_token": logged_in.access_token, "token_type": "Bearer", "expires_in": logged_in.expires_in })))
+        .json(LoginResponse {
+            access_token: logged_in.access_token,
+            token_type: "Bearer",
+            expires_in: logged_in.expires_in,
+        }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AcceptBody {
     token: String,
     password: String,
 }
 
 /// Sets the invited person's password; they log in with it afterwards.
+#[utoipa::path(post, path = "/auth/accept-invite", tag = "people", request_body = AcceptBody,
+    responses((status = 200, description = "The password is set", body = AcceptedInvitation)))]
 pub async fn accept_invite(
     state: web::Data<AppState>,
     Json(body): Json<AcceptBody>,
@@ -60,5 +87,10 @@ pub async fn accept_invite(
         crate::members::accept_invitation(conn, body.token.trim(), &hash, clock::now())
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "user": { "id": user.id, "email": user.email } })))
+    Ok(HttpResponse::Ok().json(AcceptedInvitation {
+        user: InvitedUser {
+            id: user.id,
+            email: user.email,
+        },
+    }))
 }

@@ -9,6 +9,7 @@ pub mod json;
 pub mod login;
 pub mod oauth;
 pub mod observe;
+pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod pagination;
@@ -29,36 +30,71 @@ use crate::state::AppState;
 /// Largest request body accepted anywhere (413 above).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The whole route table: every path with its methods and handlers. One
+/// list feeds actix (`register`) and [`ROUTES`], which the OpenAPI test
+/// compares with `/openapi.json`, so the document cannot miss a route.
+macro_rules! route_table {
+    ($($path:literal => { $($method:ident: $handler:path),+ $(,)? })+) => {
+        /// `(method, path)` of every registered route.
+        pub const ROUTES: &[(&str, &str)] = &[$($((stringify!($method), $path),)+)+];
+
+        fn register(cfg: &mut web::ServiceConfig) {
+            $(cfg.service(endpoint($path)$(.route(web::$method().to($handler)))+);)+
+        }
+    };
+}
+
+route_table! {
+    "/auth/token" => { post: token::token }
+    "/auth/login" => { post: login::login }
+    "/auth/accept-invite" => { post: login::accept_invite }
+    "/auth/introspect" => { post: oauth::introspect }
+    "/auth/revoke" => { post: oauth::revoke }
+    "/.well-known/jwks.json" => { get: wellknown::jwks }
+    "/.well-known/oauth-authorization-server" => { get: wellknown::authorization_server }
+    "/.well-known/openid-configuration" => { get: wellknown::openid_configuration }
+    "/api/v1/me" => { get: api::people::me }
+    "/api/v1/workspaces" => { post: api::people::create_workspace }
+    "/api/v1/workspaces/{ws}" => { get: api::people::get_workspace, patch: api::people::update_workspace }
+    "/api/v1/workspaces/{ws}/members" => { get: api::people::list_members, post: api::people::add_member }
+    "/api/v1/workspaces/{ws}/members/{user_id}" => {
+        patch: api::people::change_member,
+        delete: api::people::remove_member,
+    }
+    "/api/v1/workspaces/{ws}/environments" => {
+        get: api::people::list_environments,
+        post: api::people::add_environment,
+    }
+    "/api/v1/workspaces/{ws}/audit-log" => { get: api::people::audit_log }
+    "/api/v1/workspaces/{ws}/portal-sessions" => { post: api::portal_sessions::create }
+    "/api/v1/workspaces/{ws}/keys" => { get: api::keys::list, post: api::keys::create }
+    "/api/v1/workspaces/{ws}/keys/{id}" => {
+        get: api::keys::get,
+        patch: api::keys::update,
+        delete: api::keys::revoke,
+    }
+    "/api/v1/workspaces/{ws}/keys/{id}/rotate" => { post: api::keys::rotate }
+    "/api/v1/users/me/api-keys" => { get: api::personal::list, post: api::personal::create }
+    "/api/v1/users/me/api-keys/{id}" => { delete: api::personal::revoke }
+    "/api/v1/users/me/api-keys/{id}/rotate" => { post: api::personal::rotate }
+    "/portal/api/keys" => { get: portal::list, post: portal::create }
+    "/portal/api/keys/{id}" => { delete: portal::revoke }
+    "/portal/api/keys/{id}/rotate" => { post: portal::rotate }
+    "/portal/{ws}" => { get: pages::portal }
+    "/dashboard" => { get: pages::dashboard }
+    "/assets/{name}" => { get: pages::asset }
+    "/healthz" => { get: ops::healthz }
+    "/readyz" => { get: ops::readyz }
+    "/metrics" => { get: ops::metrics }
+    "/openapi.json" => { get: openapi::document }
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-        .configure(api::configure)
-        .service(
-            endpoint("/portal/api/keys")
-                .route(web::get().to(portal::list))
-                .route(web::post().to(portal::create)),
-        )
-        .service(endpoint("/portal/api/keys/{id}").route(web::delete().to(portal::revoke)))
-        .service(endpoint("/portal/api/keys/{id}/rotate").route(web::post().to(portal::rotate)))
-        .service(endpoint("/portal/{ws}").route(web::get().to(pages::portal)))
-        .service(endpoint("/dashboard").route(web::get().to(pages::dashboard)))
-        .service(endpoint("/assets/{name}").route(web::get().to(pages::asset)))
-        .service(endpoint("/healthz").route(web::get().to(ops::healthz)))
-        .service(endpoint("/readyz").route(web::get().to(ops::readyz)))
-        .service(endpoint("/metrics").route(web::get().to(ops::metrics)))
-        .service(endpoint("/auth/token").route(web::post().to(token::token)))
-        .service(endpoint("/auth/login").route(web::post().to(login::login)))
-        .service(endpoint("/auth/introspect").route(web::post().to(oauth::introspect)))
-        .service(endpoint("/auth/revoke").route(web::post().to(oauth::revoke)))
-        .service(endpoint("/auth/accept-invite").route(web::post().to(login::accept_invite)))
-        .service(endpoint("/.well-known/jwks.json").route(web::get().to(wellknown::jwks)))
-        .service(
-            endpoint("/.well-known/oauth-authorization-server")
-                .route(web::get().to(wellknown::authorization_server)),
-        )
-        .service(
-            endpoint("/.well-known/openid-configuration")
-                .route(web::get().to(wellknown::authorization_server)),
-        )
+    cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES));
+    register(cfg);
+    // After every route: what is left under /api/v1 needs a credential
+    // before it learns that the route does not exist.
+    cfg.configure(api::configure)
         .default_service(web::to(|| async {
             Err::<HttpResponse, _>(ApiError::not_found("route"))
         }));

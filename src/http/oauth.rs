@@ -20,7 +20,7 @@ use crate::state::AppState;
 use crate::tokens::AccessClaims;
 use crate::tokens::verify::Audiences;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct TokenForm {
     token: Option<String>,
     /// A hint only (RFC 7662 2.1): keymint tells tokens apart by their form.
@@ -69,6 +69,10 @@ fn may_introspect(
     }
 }
 
+#[utoipa::path(post, path = "/auth/introspect", tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "RFC 7662: {\"active\": true, ...claims} or {\"active\": false}", body = Object)),
+    security(("bearer" = []), ("api_key" = []), ("basic" = [])))]
 pub async fn introspect(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -125,6 +129,9 @@ pub async fn introspect(
 /// holds a leaked secret may kill it. Always 200, so the answer tells
 /// nothing about the token (RFC 7009 2.2); tokens themselves are not
 /// revocable one by one (revoke their key instead).
+#[utoipa::path(post, path = "/auth/revoke", tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "RFC 7009: always 200 for a well-formed request")))]
 pub async fn revoke(
     request: HttpRequest,
     state: web::Data<AppState>,

@@ -10,11 +10,14 @@ use crate::metrics::{self, PoolGauges};
 use crate::state::AppState;
 
 /// The process is up and answering.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process is up", body = Object)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
 /// Ready to serve: the database answers and a key can sign now.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "Ready", body = Object), (status = 503, description = "Database unreachable or no key can sign", body = Object)))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.pool.clone();
     let database = web::block(move || db::ping(&pool)).await.unwrap_or(false);
@@ -34,6 +37,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 /// `GET /metrics`: the Prometheus text format. Gauges are read now; the
 /// pool's numbers come from r2d2 without checking a connection out, so a
 /// scrape works (and shows the trouble) while the database is down.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let now = Utc::now();
     let keys = state.signing.snapshot();

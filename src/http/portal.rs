@@ -46,6 +46,8 @@ impl FromRequest for PortalSession {
     }
 }
 
+#[utoipa::path(get, path = "/portal/api/keys", tag = "portal", params(("limit" = Option<i64>, Query, description = "1 to 100, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = crate::http::pagination::Page<crate::api_keys::view::KeyView>)), security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
     session: PortalSession,
@@ -61,6 +63,8 @@ pub async fn list(
         .json(key_page(rows, page.limit, &state.usage)))
 }
 
+#[utoipa::path(post, path = "/portal/api/keys", tag = "portal", request_body = PortalKeyBody,
+    responses((status = 201, body = crate::api_keys::view::KeyWithSecret)), security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     session: PortalSession,
@@ -78,6 +82,8 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(post, path = "/portal/api/keys/{id}/rotate", tag = "portal", params(("id" = String, Path, description = "Key id")),
+    responses((status = 200, body = crate::api_keys::view::KeyWithSecret)), security(("bearer" = [])))]
 pub async fn rotate(
     state: web::Data<AppState>,
     session: PortalSession,
@@ -95,6 +101,8 @@ pub async fn rotate(
     ))
 }
 
+#[utoipa::path(delete, path = "/portal/api/keys/{id}", tag = "portal", params(("id" = String, Path, description = "Key id")),
+    responses((status = 204, description = "Revoked")), security(("bearer" = [])))]
 pub async fn revoke(
     state: web::Data<AppState>,
     session: PortalSession,

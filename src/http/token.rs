@@ -41,8 +41,8 @@ impl Form {
     }
 }
 
-#[derive(Serialize)]
-struct TokenResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: u32,
@@ -51,6 +51,13 @@ struct TokenResponse {
     issued_token_type: Option<&'static str>,
 }
 
+#[utoipa::path(post, path = "/auth/token", tag = "exchange",
+    request_body(content(
+        (JsonBody = "application/json"),
+        (OAuthTokenForm = "application/x-www-form-urlencoded"),
+    ), description = "JSON, an OAuth form (client_credentials or RFC 8693), or no body with the secret as Bearer or X-Api-Key"),
+    responses((status = 200, description = "A signed access token", body = TokenResponse)),
+    security((), ("bearer" = []), ("api_key" = []), ("basic" = [])))]
 pub async fn token(
     request: HttpRequest,
     body: web::Bytes,
@@ -112,8 +119,26 @@ fn parse(request: &HttpRequest, body: &[u8]) -> Result<(ExchangeRequest, Form), 
     }
 }
 
-#[derive(Deserialize)]
-struct JsonBody {
+/// The OAuth forms of `/auth/token`, as documented (parsed by [`parse_form`]).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct OAuthTokenForm {
+    /// `client_credentials` or `urn:ietf:params:oauth:grant-type:token-exchange`.
+    grant_type: String,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    subject_token: Option<String>,
+    subject_token_type: Option<String>,
+    requested_token_type: Option<String>,
+    /// The owner's email, for a personal key.
+    email: Option<String>,
+    scope: Option<String>,
+    audience: Option<String>,
+    expires_in: Option<i64>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct JsonBody {
     secret: Option<String>,
     email: Option<String>,
     scope: Option<String>,

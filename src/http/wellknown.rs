@@ -13,6 +13,9 @@ use crate::state::AppState;
 /// the keys, whose rotation schedule depends on it.
 pub use crate::signing::JWKS_MAX_AGE_SECS;
 
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "verification",
+    params(("If-None-Match" = Option<String>, Header, description = "ETag of a cached copy")),
+    responses((status = 200, description = "RFC 7517 key set", body = Object), (status = 304, description = "Not modified")))]
 pub async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let jwks = state.signing.jwks(Utc::now());
     let max_age = state.signing.timing().jwks_max_age.as_secs();
@@ -42,7 +45,16 @@ pub async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> HttpRespo
     }
 }
 
+/// The same metadata at the OpenID Connect discovery address.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "verification",
+    responses((status = 200, description = "The RFC 8414 metadata", body = Object)))]
+pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+    authorization_server(state).await
+}
+
 /// RFC 8414 metadata; served at both well-known addresses.
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "verification",
+    responses((status = 200, description = "RFC 8414 metadata", body = Object)))]
 pub async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
     let issuer = &state.issuer;
     HttpResponse::Ok()

@@ -3,8 +3,8 @@
 //! `on_both_backends!` run on SQLite and, with KEYMINT_TEST_POSTGRES_URL set,
 //! on PostgreSQL.
 
-mod browser;
 mod binary;
+mod browser;
 mod cli;
 mod cli_keys;
 mod errors;

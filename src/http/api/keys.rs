@@ -58,6 +58,8 @@ impl ListQuery {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/keys", tag = "keys", params(("ws" = String, Path, description = "Workspace id or slug"), ("kind" = Option<String>, Query), ("environment" = Option<String>, Query), ("external_id" = Option<String>, Query), ("include_revoked" = Option<bool>, Query), ("limit" = Option<i64>, Query, description = "1 to 100, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = crate::http::pagination::Page<KeyView>)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -74,6 +76,8 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(key_page(rows, page.limit, &state.usage)))
 }
 
+#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/keys", tag = "keys", params(("ws" = String, Path, description = "Workspace id or slug")), request_body = CreateKeyBody,
+    responses((status = 201, description = "The key and its secret, shown once", body = crate::api_keys::view::KeyWithSecret)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -97,6 +101,8 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/keys/{id}", tag = "keys", params(("ws" = String, Path, description = "Workspace id or slug"), ("id" = String, Path, description = "Key id")),
+    responses((status = 200, body = KeyView)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -111,6 +117,8 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(KeyView::new(key, &state.usage)))
 }
 
+#[utoipa::path(patch, path = "/api/v1/workspaces/{ws}/keys/{id}", tag = "keys", params(("ws" = String, Path, description = "Workspace id or slug"), ("id" = String, Path, description = "Key id")), request_body = UpdateKeyBody,
+    responses((status = 200, body = KeyView)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: Caller,
@@ -126,6 +134,8 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(KeyView::new(key, &state.usage)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/workspaces/{ws}/keys/{id}", tag = "keys", params(("ws" = String, Path, description = "Workspace id or slug"), ("id" = String, Path, description = "Key id")),
+    responses((status = 204, description = "Revoked")), security(("bearer" = []), ("api_key" = [])))]
 pub async fn revoke(
     state: web::Data<AppState>,
     caller: Caller,
@@ -141,6 +151,9 @@ pub async fn revoke(
 }
 
 /// The body is optional: `{"grace_period_seconds": N}` or nothing.
+#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/keys/{id}/rotate", tag = "keys", params(("ws" = String, Path, description = "Workspace id or slug"), ("id" = String, Path, description = "Key id")),
+    request_body(content = Option<crate::api_keys::request::RotateKeyBody>, content_type = "application/json"),
+    responses((status = 200, description = "The key and its new secret, shown once", body = crate::api_keys::view::KeyWithSecret)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn rotate(
     state: web::Data<AppState>,
     caller: Caller,

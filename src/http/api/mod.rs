@@ -19,69 +19,9 @@ use crate::http::pagination::Page;
 use crate::secrets::Secret;
 use crate::usage::UsageBuffer;
 
+/// The `/api/v1` fallback; its routes are in the table of [`super`].
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/api/v1")
-            .service(super::endpoint("/me").route(web::get().to(people::me)))
-            .service(super::endpoint("/workspaces").route(web::post().to(people::create_workspace)))
-            .service(
-                super::endpoint("/workspaces/{ws}")
-                    .route(web::get().to(people::get_workspace))
-                    .route(web::patch().to(people::update_workspace)),
-            )
-            .service(
-                super::endpoint("/workspaces/{ws}/members")
-                    .route(web::get().to(people::list_members))
-                    .route(web::post().to(people::add_member)),
-            )
-            .service(
-                super::endpoint("/workspaces/{ws}/members/{user_id}")
-                    .route(web::patch().to(people::change_member))
-                    .route(web::delete().to(people::remove_member)),
-            )
-            .service(
-                super::endpoint("/workspaces/{ws}/environments")
-                    .route(web::get().to(people::list_environments))
-                    .route(web::post().to(people::add_environment)),
-            )
-            .service(
-                super::endpoint("/workspaces/{ws}/audit-log")
-                    .route(web::get().to(people::audit_log)),
-            )
-            .service(
-                super::endpoint("/workspaces/{ws}/portal-sessions")
-                    .route(web::post().to(portal_sessions::create)),
-            )
-            .service(
-                super::endpoint("/users/me/api-keys")
-                    .route(web::get().to(personal::list))
-                    .route(web::post().to(personal::create)),
-            )
-            .service(
-                super::endpoint("/users/me/api-keys/{id}")
-                    .route(web::delete().to(personal::revoke)),
-            )
-            .service(
-                super::endpoint("/users/me/api-keys/{id}/rotate")
-                    .route(web::post().to(personal::rotate)),
-            )
-            .service(
-                super::endpoint("/workspaces/{ws}/keys")
-                    .route(web::get().to(keys::list))
-                    .route(web::post().to(keys::create)),
-            )
-            .service(
-                super::endpoint("/workspaces/{ws}/keys/{id}")
-                    .route(web::get().to(keys::get))
-                    .route(web::patch().to(keys::update))
-                    .route(web::delete().to(keys::revoke)),
-            )
-            .service(
-                super::endpoint("/workspaces/{ws}/keys/{id}/rotate")
-                    .route(web::post().to(keys::rotate)),
-            )
-            .default_service(web::to(unknown_route)),
-    );
+    cfg.service(web::scope("/api/v1").default_service(web::to(unknown_route)));
 }
 
 /// Authenticates first, so probing for routes needs a credential.

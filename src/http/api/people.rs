@@ -16,6 +16,8 @@ use crate::members::{self, MemberView};
 use crate::state::AppState;
 use crate::workspaces::{self, CreateWorkspaceBody, UpdateWorkspaceBody, WorkspaceView};
 
+#[utoipa::path(post, path = "/api/v1/workspaces", tag = "people", request_body = CreateWorkspaceBody,
+    responses((status = 201, body = WorkspaceView)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn create_workspace(
     state: web::Data<AppState>,
     caller: Caller,
@@ -30,6 +32,8 @@ pub async fn create_workspace(
 }
 
 /// Any credential of the workspace may read it.
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug")),
+    responses((status = 200, body = WorkspaceView)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn get_workspace(
     state: web::Data<AppState>,
     caller: Caller,
@@ -39,6 +43,8 @@ pub async fn get_workspace(
     Ok(HttpResponse::Ok().json(WorkspaceView::from(access.workspace)))
 }
 
+#[utoipa::path(patch, path = "/api/v1/workspaces/{ws}", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug")), request_body = UpdateWorkspaceBody,
+    responses((status = 200, body = WorkspaceView)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn update_workspace(
     state: web::Data<AppState>,
     caller: Caller,
@@ -60,6 +66,8 @@ fn by_join_time(member: &MemberView) -> Position {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/members", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug"), ("limit" = Option<i64>, Query, description = "1 to 100, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = Page<MemberView>)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn list_members(
     state: web::Data<AppState>,
     caller: Caller,
@@ -75,13 +83,15 @@ pub async fn list_members(
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, page.limit, by_join_time, |m| m)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberBody {
     email: String,
     role: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/members", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug")), request_body = MemberBody,
+    responses((status = 201, body = crate::members::AddedMember)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn add_member(
     state: web::Data<AppState>,
     caller: Caller,
@@ -107,12 +117,14 @@ pub async fn add_member(
         .json(added))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     role: String,
 }
 
+#[utoipa::path(patch, path = "/api/v1/workspaces/{ws}/members/{user_id}", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug"), ("user_id" = String, Path)), request_body = RoleBody,
+    responses((status = 200, body = MemberView)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn change_member(
     state: web::Data<AppState>,
     caller: Caller,
@@ -128,6 +140,8 @@ pub async fn change_member(
     Ok(HttpResponse::Ok().json(member))
 }
 
+#[utoipa::path(delete, path = "/api/v1/workspaces/{ws}/members/{user_id}", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug"), ("user_id" = String, Path)),
+    responses((status = 204, description = "Removed")), security(("bearer" = []), ("api_key" = [])))]
 pub async fn remove_member(
     state: web::Data<AppState>,
     caller: Caller,
@@ -142,6 +156,8 @@ pub async fn remove_member(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/environments", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug")),
+    responses((status = 200, body = Page<crate::workspaces::EnvironmentView>)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn list_environments(
     state: web::Data<AppState>,
     caller: Caller,
@@ -158,12 +174,14 @@ pub async fn list_environments(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentBody {
     name: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/environments", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug")), request_body = EnvironmentBody,
+    responses((status = 201, body = crate::workspaces::EnvironmentView)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn add_environment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -178,8 +196,8 @@ pub async fn add_environment(
     Ok(HttpResponse::Created().json(environment))
 }
 
-#[derive(Debug, Serialize)]
-struct AuditView {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditView {
     id: String,
     actor: Option<String>,
     action: String,
@@ -206,6 +224,8 @@ impl From<AuditEvent> for AuditView {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/audit-log", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug"), ("limit" = Option<i64>, Query, description = "1 to 100, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = Page<AuditView>)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn audit_log(
     state: web::Data<AppState>,
     caller: Caller,
@@ -231,8 +251,8 @@ pub async fn audit_log(
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, page.limit, position, AuditView::from)))
 }
 
-#[derive(Debug, Serialize)]
-struct MeWorkspace {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MeWorkspace {
     id: String,
     slug: String,
     name: String,
@@ -241,6 +261,8 @@ struct MeWorkspace {
 }
 
 /// Who the caller is (a person or a key), where, and with which rights.
+#[utoipa::path(get, path = "/api/v1/me", tag = "people",
+    responses((status = 200, description = "The caller, its workspaces, role and scopes", body = Object)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let body = db::run(&state.pool, move |conn| {
         let workspace_ids: Vec<String> = match &caller.principal {

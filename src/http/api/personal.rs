@@ -21,6 +21,8 @@ pub struct ListQuery {
     page: PageQuery,
 }
 
+#[utoipa::path(get, path = "/api/v1/users/me/api-keys", tag = "keys", params(("include_revoked" = Option<bool>, Query), ("limit" = Option<i64>, Query, description = "1 to 100, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = crate::http::pagination::Page<crate::api_keys::view::KeyView>)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -41,6 +43,8 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(key_page(rows, page.limit, &state.usage)))
 }
 
+#[utoipa::path(post, path = "/api/v1/users/me/api-keys", tag = "keys", request_body = CreatePersonalBody,
+    responses((status = 201, body = crate::api_keys::view::KeyWithSecret)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -58,6 +62,9 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/users/me/api-keys/{id}/rotate", tag = "keys", params(("id" = String, Path, description = "Key id")),
+    request_body(content = Option<crate::api_keys::request::RotateKeyBody>, content_type = "application/json"),
+    responses((status = 200, body = crate::api_keys::view::KeyWithSecret)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn rotate(
     state: web::Data<AppState>,
     caller: Caller,
@@ -73,6 +80,8 @@ pub async fn rotate(
     Ok(super::reveal(StatusCode::OK, key, &secret, &state.usage))
 }
 
+#[utoipa::path(delete, path = "/api/v1/users/me/api-keys/{id}", tag = "keys", params(("id" = String, Path, description = "Key id")),
+    responses((status = 204, description = "Revoked")), security(("bearer" = []), ("api_key" = [])))]
 pub async fn revoke(
     state: web::Data<AppState>,
     caller: Caller,

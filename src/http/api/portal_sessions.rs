@@ -13,6 +13,8 @@ use crate::portal::{self, SessionRequest, SessionView};
 use crate::state::AppState;
 use crate::tokens::portal::{PortalClaims, portal_audience};
 
+#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/portal-sessions", tag = "portal", params(("ws" = String, Path, description = "Workspace id or slug")), request_body = SessionRequest,
+    responses((status = 201, body = SessionView)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,

@@ -67,6 +67,8 @@ fn html_page(csp: String) -> HttpResponseBuilder {
     response
 }
 
+#[utoipa::path(get, path = "/portal/{ws}", tag = "portal", params(("ws" = String, Path, description = "Workspace id or slug")),
+    responses((status = 200, description = "The portal page (open it with #session=<token>)", content_type = "text/html", body = String)))]
 pub async fn portal(
     state: web::Data<AppState>,
     ws: web::Path<String>,
@@ -78,12 +80,16 @@ pub async fn portal(
     Ok(html_page(csp).body(PORTAL_HTML))
 }
 
+#[utoipa::path(get, path = "/dashboard", tag = "people",
+    responses((status = 200, description = "The members' dashboard", content_type = "text/html", body = String)))]
 pub async fn dashboard() -> HttpResponse {
     html_page(content_security_policy("'none'"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .body(DASHBOARD_HTML)
 }
 
+#[utoipa::path(get, path = "/assets/{name}", tag = "portal", params(("name" = String, Path)),
+    responses((status = 200, description = "A script or style sheet of the pages", content_type = "text/javascript", body = String)))]
 pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (_, content_type, body) = ASSETS
         .iter()
