@@ -20,6 +20,7 @@ pub mod http;
 pub mod login;
 pub mod members;
 pub mod passwords;
+pub mod ratelimit;
 pub mod secrets;
 pub mod server;
 pub mod signing;

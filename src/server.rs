@@ -13,6 +13,7 @@ use crate::bootstrap::{self, Bootstrapped};
 use crate::config::{Config, ConfigError, redact_url};
 use crate::db::{self, SetupError};
 use crate::error::ApiError;
+use crate::ratelimit::RateLimiter;
 use crate::signing::{KeyTiming, SigningKeys, StoreError};
 use crate::state::AppState;
 use crate::throttle::FailureThrottle;
@@ -104,6 +105,7 @@ impl Server {
             signing,
             usage: UsageBuffer::default(),
             failures: FailureThrottle::default(),
+            limiter: RateLimiter::default(),
             own_keys: OwnKeys::default(),
         };
         Ok(Self {
@@ -146,6 +148,8 @@ impl Server {
             App::new()
                 .app_data(app_state.clone())
                 .wrap(http::json_errors())
+                // Outside json_errors, so rewritten errors get the headers too.
+                .wrap(from_fn(http::rate_limit::headers))
                 .wrap(from_fn(http::require_https))
                 // Path only (%U): query strings are never logged.
                 .wrap(

@@ -1,11 +1,12 @@
-//! What every handler shares: configuration, database pool, signing keys and
-//! the usage buffer. Built once per server, passed as `web::Data`.
+//! What every handler shares: configuration, database pool, signing keys,
+//! the usage buffer and the rate limiter. Built once per server, passed as `web::Data`.
 
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::db::Pool;
 use crate::error::ApiError;
+use crate::ratelimit::RateLimiter;
 use crate::signing::{SigningKey, SigningKeys};
 use crate::throttle::FailureThrottle;
 use crate::tokens::own::OwnKeys;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub usage: UsageBuffer,
     /// Failed logins (and exchanges) per IP and per target.
     pub failures: FailureThrottle,
+    /// Request rate per key (and per user, for login tokens).
+    pub limiter: RateLimiter,
     /// keymint's own published keys, for tokens presented back to it.
     pub own_keys: OwnKeys,
 }

@@ -9,6 +9,7 @@ pub mod json;
 pub mod login;
 pub mod ops;
 pub mod pagination;
+pub mod rate_limit;
 pub mod token;
 pub mod wellknown;
 

@@ -56,9 +56,12 @@ pub async fn token(
 ) -> Result<HttpResponse, ApiError> {
     let (mut exchange_request, form) = parse(&request, &body)?;
     exchange_request.origin = super::auth::origin(&request, &state);
-    let issued: IssuedToken = exchange::exchange(&state, exchange_request)
-        .await
-        .map_err(|error| form.report(error))?;
+    let exchanged = exchange::exchange(&state, exchange_request).await;
+    // Exchanges count against the presented key: its headers go out too.
+    if let Some(rate) = exchanged.rate {
+        request.extensions_mut().insert(rate);
+    }
+    let issued: IssuedToken = exchanged.result.map_err(|error| form.report(error))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))

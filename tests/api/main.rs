@@ -14,6 +14,8 @@ mod key_folder;
 mod keys;
 mod oauth_forms;
 mod people;
+mod rate_limits;
 mod rotation;
+mod throttling;
 mod verifier;
 mod wellknown;
