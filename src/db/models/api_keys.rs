@@ -92,19 +92,42 @@ pub fn find_by_digest(
     digest: &[u8],
     now: NaiveDateTime,
 ) -> QueryResult<Option<(ApiKey, Plan)>> {
-    api_keys::table
-        .inner_join(workspaces::table)
-        .filter(
-            api_keys::secret_digest
-                .eq(digest)
-                .or(api_keys::previous_secret_digest
-                    .eq(digest)
-                    .and(api_keys::previous_secret_expires_at.gt(now))),
-        )
-        .select((ApiKey::as_select(), workspaces::plan))
-        .first::<(ApiKey, String)>(conn)
-        .optional()
-        .map(with_plan)
+    // Run on the backend's own connection: through the multi-backend
+    // wrapper, diesel writes the SQL anew on every call; here the prepared
+    // statement is reused. No `.first()`: SQLite's planner reads the value
+    // bound to `LIMIT ?` and so re-prepares the statement on every call
+    // (45% of an exchange's CPU); the digests are UNIQUE, so at most one
+    // row comes back anyway. Current digest first, then the previous one,
+    // each an index lookup. (A macro, as the query's type depends on the
+    // backend.)
+    macro_rules! lookup {
+        ($conn:expr, $condition:expr) => {
+            api_keys::table
+                .inner_join(workspaces::table)
+                .filter($condition)
+                .select((ApiKey::as_select(), workspaces::plan))
+                .get_result::<(ApiKey, String)>($conn)
+                .optional()
+        };
+    }
+    macro_rules! current_then_previous {
+        ($conn:expr) => {
+            match lookup!($conn, api_keys::secret_digest.eq(digest))? {
+                Some(row) => Some(row),
+                None => lookup!(
+                    $conn,
+                    api_keys::previous_secret_digest
+                        .eq(digest)
+                        .and(api_keys::previous_secret_expires_at.gt(now))
+                )?,
+            }
+        };
+    }
+    let row = match conn {
+        DbConnection::Pg(conn) => current_then_previous!(conn),
+        DbConnection::Sqlite(conn) => current_then_previous!(conn),
+    };
+    Ok(with_plan(row))
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiKey>> {
@@ -115,13 +138,14 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiKey>> {
         .optional()
 }
 
-/// [`find`] with the workspace's plan, in one query.
+/// [`find`] with the workspace's plan, in one query (by primary key, so no
+/// `LIMIT`, which would make SQLite re-prepare it on every call).
 pub fn find_with_plan(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(ApiKey, Plan)>> {
     api_keys::table
         .inner_join(workspaces::table)
         .filter(api_keys::id.eq(id))
         .select((ApiKey::as_select(), workspaces::plan))
-        .first::<(ApiKey, String)>(conn)
+        .get_result::<(ApiKey, String)>(conn)
         .optional()
         .map(with_plan)
 }
