@@ -23,9 +23,23 @@ use crate::{http, tls, tokens};
 
 /// How often buffered usage counts are written.
 const USAGE_FLUSH_PERIOD: Duration = Duration::from_secs(5);
-/// Connections per replica. SQLite writes serialise anyway; reads run in
-/// parallel under WAL.
-const POOL_SIZE: u32 = 16;
+/// Database connections (and blocking threads that use them) per core.
+/// A request's database work is a few microseconds of CPU (SQLite) or one
+/// round trip (PostgreSQL): more threads than this only add context
+/// switches and contention on the pool, measured by bench/.
+const CONNECTIONS_PER_CORE: usize = 2;
+/// Blocking threads per HTTP worker beyond the pool, so a slow PBKDF2
+/// login cannot hold up every lookup.
+const SPARE_BLOCKING_THREADS: usize = 2;
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// Connections per replica, sized for the machine.
+fn pool_size() -> u32 {
+    u32::try_from((cores() * CONNECTIONS_PER_CORE).max(4)).unwrap_or(u32::MAX)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -68,7 +82,7 @@ impl Server {
     pub fn build_with_key_timing(config: Config, timing: KeyTiming) -> Result<Self, StartError> {
         config.validate()?;
         tokens::provider::install();
-        let pool = db::connect(&config.database_url, POOL_SIZE)?;
+        let pool = db::connect(&config.database_url, pool_size())?;
         let migrated = db::migrate(&pool)?;
         log::info!(
             "database {} ready ({migrated} migrations applied)",
@@ -157,7 +171,11 @@ impl Server {
                         .custom_request_replace("METHOD", |req| req.method().to_string()),
                 )
                 .configure(http::configure)
-        });
+        })
+        // One HTTP worker per core, each with its share of the pool in
+        // blocking threads (actix's default is 512 / workers).
+        .workers(cores())
+        .worker_max_blocking_threads(pool_size() as usize / cores() + SPARE_BLOCKING_THREADS);
         let server = match self.tls {
             Some(tls) => server.listen_rustls_0_23(self.listener, tls)?,
             None => server.listen(self.listener)?,

@@ -153,7 +153,7 @@ async fn run(
 ) -> RunStats {
     let mut opened = Vec::with_capacity(connections);
     for k in 0..connections {
-        opened.push(Connection::open(addr, 0x9E37_79B9_7F4A_7C15 ^ (k as u64 + 1) * 7919).await);
+        opened.push(Connection::open(addr, 0x9E37_79B9_7F4A_7C15 ^ ((k as u64 + 1) * 7919)).await);
     }
     let start = tokio::time::Instant::now() + Duration::from_millis(10);
     let deadline = start + duration;
