@@ -12,6 +12,7 @@ use crate::audit::{self, Origin};
 use crate::clock;
 use crate::db::{self, models};
 use crate::error::ApiError;
+use crate::ratelimit::{RateStatus, Subject};
 use crate::secrets::Secret;
 use crate::state::AppState;
 use crate::tokens::AccessClaims;
@@ -61,10 +62,21 @@ impl std::fmt::Debug for ExchangeRequest {
 pub const FAILURES_PER_IP: u32 = 20;
 pub const FAILURES_PER_KEY: u32 = 10;
 
-pub async fn exchange(
-    state: &web::Data<AppState>,
-    request: ExchangeRequest,
-) -> Result<IssuedToken, ApiError> {
+/// What an exchange gave, and the rate decision on the key it named (for
+/// the response's `X-RateLimit-*` headers; `None` when it named no key).
+pub struct Exchanged {
+    pub rate: Option<RateStatus>,
+    pub result: Result<IssuedToken, ApiError>,
+}
+
+/// The key a presented secret named, even when the exchange then failed.
+struct NamedKey {
+    id: String,
+    workspace_id: String,
+    rate: Option<RateStatus>,
+}
+
+pub async fn exchange(state: &web::Data<AppState>, request: ExchangeRequest) -> Exchanged {
     let now = clock::now();
     let now_unix = now.and_utc().timestamp();
     let ip_key = format!(
@@ -74,48 +86,96 @@ pub async fn exchange(
             .client_ip
             .map_or_else(String::new, |ip| ip.to_string())
     );
-    if let Some(retry_after_secs) = state.failures.blocked(&ip_key, FAILURES_PER_IP, now_unix) {
-        return Err(ApiError::RateLimited {
-            limit: FAILURES_PER_IP,
+    // A client_id names the key being guessed at before any secret matches.
+    let claimed_key = request
+        .client_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(key_throttle_key);
+    let throttled = [
+        (Some(&ip_key), FAILURES_PER_IP),
+        (claimed_key.as_ref(), FAILURES_PER_KEY),
+    ]
+    .into_iter()
+    .find_map(|(key, limit)| {
+        let retry_after_secs = state.failures.blocked(key?, limit, now_unix)?;
+        Some(ApiError::RateLimited {
+            limit,
             retry_after_secs,
-        });
+        })
+    });
+    if let Some(error) = throttled {
+        return Exchanged {
+            rate: None,
+            result: Err(error),
+        };
     }
     let origin = request.origin.clone();
-    let (named_key, outcome) = attempt(state, request, now).await?;
-    let error = match outcome {
-        Ok(issued) => return Ok(issued),
-        Err(error) => error,
+    let (named, error) = match attempt(state, request, now).await {
+        Err(infrastructure) => (None, infrastructure),
+        Ok((named, Ok(issued))) => {
+            return Exchanged {
+                rate: named.and_then(|n| n.rate),
+                result: Ok(issued),
+            };
+        }
+        Ok((named, Err(refused))) => (named, refused),
     };
+    let rate = named.as_ref().and_then(|n| n.rate);
+    let result = Err(refused(state, named, error, ip_key, claimed_key, origin, now_unix).await);
+    Exchanged { rate, result }
+}
+
+/// Counts a wrong credential towards throttling and audits a refusal on a
+/// named key; returns the error to answer with.
+async fn refused(
+    state: &web::Data<AppState>,
+    named: Option<NamedKey>,
+    error: ApiError,
+    ip_key: String,
+    claimed_key: Option<String>,
+    origin: Origin,
+    now_unix: i64,
+) -> ApiError {
     let status = actix_web::ResponseError::status_code(&error).as_u16();
     // Only a wrong credential (401) counts towards throttling: that is what
     // guessing looks like. A right secret refused by its limits (403) is not.
     if status == 401 {
         state.failures.record_failure(&ip_key, now_unix);
-        if let Some((key_id, _)) = &named_key {
-            state
-                .failures
-                .record_failure(&key_throttle_key(key_id), now_unix);
+        let key = named
+            .as_ref()
+            .map(|n| key_throttle_key(&n.id))
+            .or(claimed_key);
+        if let Some(key) = key {
+            state.failures.record_failure(&key, now_unix);
         }
     }
     if !matches!(status, 401 | 403) {
-        return Err(error);
+        return error;
     }
     // Audited when the secret named a key: its workspace sees the attempt.
-    if let Some((key_id, workspace_id)) = named_key {
+    if let Some(NamedKey {
+        id, workspace_id, ..
+    }) = named
+    {
         let reason = error.code();
-        db::run(&state.pool, move |conn| {
+        let audited = db::run(&state.pool, move |conn| {
             let event = audit::Event {
                 workspace_id: Some(&workspace_id),
                 actor: None,
                 action: "exchange.failed",
-                target: Some(&key_id),
+                target: Some(&id),
                 detail: json!({ "reason": reason }),
             };
             Ok(audit::write(conn, &origin, event)?)
         })
-        .await?;
+        .await;
+        if let Err(infrastructure) = audited {
+            return infrastructure;
+        }
     }
-    Err(error)
+    error
 }
 
 /// Every value [`outcome`] gives (the metrics start each at 0).
@@ -158,12 +218,12 @@ fn key_throttle_key(key_id: &str) -> String {
 
 /// One exchange attempt. The outer error is the infrastructure failing;
 /// the inner one is the request refused, with the key it named (if any)
-/// as `(key id, workspace id)` for throttling and the audit log.
+/// for throttling, the audit log and the rate headers.
 async fn attempt(
     state: &web::Data<AppState>,
     request: ExchangeRequest,
     now: NaiveDateTime,
-) -> Result<(Option<(String, String)>, Result<IssuedToken, ApiError>), ApiError> {
+) -> Result<(Option<NamedKey>, Result<IssuedToken, ApiError>), ApiError> {
     // Offline checks first: a malformed secret costs no database work.
     let Ok(secret) = Secret::parse(request.secret.trim()) else {
         return Ok((None, Err(ApiError::InvalidApiKey)));
@@ -184,10 +244,14 @@ async fn attempt(
     let (email, client_id) = (request.email, request.client_id);
     let db_state = state.clone();
     let (named, checked) = db::run(&state.pool, move |conn| {
-        let Some(key) = api_keys::find_presented(conn, &secret, now)? else {
+        let Some((key, plan)) = api_keys::find_presented(conn, &secret, now)? else {
             return Ok((None, Err(ApiError::InvalidApiKey)));
         };
-        let named = Some((key.id.clone(), key.workspace_id.clone()));
+        let mut named = NamedKey {
+            id: key.id.clone(),
+            workspace_id: key.workspace_id.clone(),
+            rate: None,
+        };
         let throttled = db_state.failures.blocked(
             &key_throttle_key(&key.id),
             FAILURES_PER_KEY,
@@ -195,16 +259,21 @@ async fn attempt(
         );
         if let Some(retry_after_secs) = throttled {
             return Ok((
-                named,
+                Some(named),
                 Err(ApiError::RateLimited {
                     limit: FAILURES_PER_KEY,
                     retry_after_secs,
                 }),
             ));
         }
-        let checked = (|| {
+        // Every exchange presenting the key counts against its rate limit.
+        let rate = db_state
+            .limiter
+            .acquire(Subject::Key(&key.id), api_keys::rate_limit_of(&key, plan));
+        named.rate = Some(rate);
+        let checked = rate.check().and_then(|()| {
             let lifetime = lifetime?;
-            let authenticated = api_keys::vet(conn, key, client_ip, now)?;
+            let authenticated = api_keys::vet(conn, key, plan, client_ip, now)?;
             check_identity(&authenticated, email.as_deref(), client_id.as_deref())?;
             let scope = grant_scope(&authenticated.key.scopes(), requested_scope)?;
             // Last, so a request refused for any other reason costs no use.
@@ -214,8 +283,8 @@ async fn attempt(
                 return Err(ApiError::UsageExceeded);
             }
             Ok((authenticated, scope, lifetime))
-        })();
-        Ok((named, checked))
+        });
+        Ok((Some(named), checked))
     })
     .await?;
     let (authenticated, scope, lifetime) = match checked {

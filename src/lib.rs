@@ -23,6 +23,7 @@ pub mod members;
 pub mod metrics;
 pub mod passwords;
 pub mod portal;
+pub mod ratelimit;
 pub mod secrets;
 pub mod server;
 pub mod shutdown;

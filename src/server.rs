@@ -14,6 +14,7 @@ use crate::config::{Config, ConfigError, redact_url};
 use crate::db::{self, SetupError};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
 use crate::signing::{KeyTiming, SigningKeys, StoreError};
 use crate::state::AppState;
 use crate::throttle::FailureThrottle;
@@ -23,13 +24,27 @@ use crate::{http, shutdown, tls, tokens};
 
 /// How often buffered usage counts are written.
 const USAGE_FLUSH_PERIOD: Duration = Duration::from_secs(5);
-/// Connections per replica. SQLite writes serialise anyway; reads run in
-/// parallel under WAL.
-const POOL_SIZE: u32 = 16;
 /// How long requests in flight may take to finish after a stop signal.
 /// Kubernetes kills a pod 30 s after SIGTERM by default: this leaves time
 /// for the usage flush that follows.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 20;
+/// Database connections (and blocking threads that use them) per core.
+/// A request's database work is a few microseconds of CPU (SQLite) or one
+/// round trip (PostgreSQL): more threads than this only add context
+/// switches and contention on the pool, measured by bench/.
+const CONNECTIONS_PER_CORE: usize = 2;
+/// Blocking threads per HTTP worker beyond the pool, so a slow PBKDF2
+/// login cannot hold up every lookup.
+const SPARE_BLOCKING_THREADS: usize = 2;
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// Connections per replica, sized for the machine.
+fn pool_size() -> u32 {
+    u32::try_from((cores() * CONNECTIONS_PER_CORE).max(4)).unwrap_or(u32::MAX)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -72,7 +87,7 @@ impl Server {
     pub fn build_with_key_timing(config: Config, timing: KeyTiming) -> Result<Self, StartError> {
         config.validate()?;
         tokens::provider::install();
-        let pool = db::connect(&config.database_url, POOL_SIZE)?;
+        let pool = db::connect(&config.database_url, pool_size())?;
         let migrated = db::migrate(&pool)?;
         log::info!(
             "database {} ready ({migrated} migrations applied)",
@@ -109,6 +124,7 @@ impl Server {
             signing,
             usage: UsageBuffer::default(),
             failures: FailureThrottle::default(),
+            limiter: RateLimiter::default(),
             own_keys: OwnKeys::default(),
             metrics: Metrics::new(),
         };
@@ -154,13 +170,19 @@ impl Server {
             App::new()
                 .app_data(app_state.clone())
                 .wrap(http::json_errors())
+                // Outside json_errors, so rewritten errors get the headers too.
+                .wrap(from_fn(http::rate_limit::headers))
                 .wrap(from_fn(http::require_https))
                 // Outermost: logs and counts every answer, refusals included.
                 .wrap(from_fn(http::observe::observe))
                 .configure(http::configure)
         })
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
-        .shutdown_signal(shutdown::requested());
+        .shutdown_signal(shutdown::requested())
+        // One HTTP worker per core, each with its share of the pool in
+        // blocking threads (actix's default is 512 / workers).
+        .workers(cores())
+        .worker_max_blocking_threads(pool_size() as usize / cores() + SPARE_BLOCKING_THREADS);
         let server = match self.tls {
             Some(tls) => server.listen_rustls_0_23(self.listener, tls)?,
             None => server.listen(self.listener)?,

@@ -1,6 +1,6 @@
 //! What every handler shares: configuration, database pool, signing keys,
-//! the usage buffer and the metrics. Built once per server, passed as
-//! `web::Data`.
+//! the usage buffer, the rate limiter and the metrics. Built once per
+//! server, passed as `web::Data`.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::db::Pool;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
 use crate::signing::{SigningKey, SigningKeys};
 use crate::throttle::FailureThrottle;
 use crate::tokens::own::OwnKeys;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub usage: UsageBuffer,
     /// Failed logins (and exchanges) per IP and per target.
     pub failures: FailureThrottle,
+    /// Request rate per key (and per user, for login tokens).
+    pub limiter: RateLimiter,
     /// keymint's own published keys, for tokens presented back to it.
     pub own_keys: OwnKeys,
     /// This server's Prometheus registry (`GET /metrics`).

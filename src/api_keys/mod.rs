@@ -13,6 +13,7 @@ use chrono::NaiveDateTime;
 
 use crate::access::{Role, ScopeSet};
 use crate::db::DbConnection;
+use crate::db::models::workspaces::Plan;
 use crate::db::models::{self, api_keys::ApiKey, memberships, users::User};
 use crate::error::ApiError;
 use crate::secrets::Secret;
@@ -107,6 +108,23 @@ pub struct KeyOwner {
 pub struct AuthenticatedKey {
     pub key: ApiKey,
     pub owner: Option<KeyOwner>,
+    /// The plan of the key's workspace, loaded with the key.
+    pub plan: Plan,
+}
+
+impl AuthenticatedKey {
+    /// Requests per second: the key's own `rate_limit`, else its plan's.
+    pub fn rate_limit(&self) -> u32 {
+        rate_limit_of(&self.key, self.plan)
+    }
+}
+
+/// A key's limit in requests per second: its override, else its plan's.
+pub fn rate_limit_of(key: &ApiKey, plan: Plan) -> u32 {
+    key.rate_limit
+        .and_then(|limit| u32::try_from(limit).ok())
+        .filter(|limit| *limit > 0)
+        .unwrap_or_else(|| plan.rate_limit())
 }
 
 /// Authenticates a presented secret: known, not revoked, not expired, its
@@ -118,20 +136,21 @@ pub fn authenticate(
     client_ip: Option<IpAddr>,
     now: NaiveDateTime,
 ) -> Result<AuthenticatedKey, ApiError> {
-    let key = find_presented(conn, secret, now)?.ok_or(ApiError::InvalidApiKey)?;
-    vet(conn, key, client_ip, now)
+    let (key, plan) = find_presented(conn, secret, now)?.ok_or(ApiError::InvalidApiKey)?;
+    vet(conn, key, plan, client_ip, now)
 }
 
 /// The key a secret names (current secret, or previous one in its grace
-/// period), whatever its state; `None` if it names none.
+/// period) with its workspace's plan, whatever its state; `None` if it
+/// names none.
 pub fn find_presented(
     conn: &mut DbConnection,
     secret: &Secret,
     now: NaiveDateTime,
-) -> Result<Option<ApiKey>, ApiError> {
+) -> Result<Option<(ApiKey, Plan)>, ApiError> {
     let digest = secret.digest();
-    let key = models::api_keys::find_by_digest(conn, digest.as_bytes(), now)?;
-    Ok(key.filter(|key| {
+    let found = models::api_keys::find_by_digest(conn, digest.as_bytes(), now)?;
+    Ok(found.filter(|(key, _)| {
         digest.matches(&key.secret_digest)
             | key
                 .previous_secret_digest
@@ -149,8 +168,9 @@ pub fn authenticate_by_id(
     client_ip: Option<IpAddr>,
     now: NaiveDateTime,
 ) -> Result<AuthenticatedKey, ApiError> {
-    let key = models::api_keys::find(conn, key_id)?.ok_or(ApiError::InvalidToken)?;
-    vet(conn, key, client_ip, now).map_err(|error| match error {
+    let (key, plan) =
+        models::api_keys::find_with_plan(conn, key_id)?.ok_or(ApiError::InvalidToken)?;
+    vet(conn, key, plan, client_ip, now).map_err(|error| match error {
         ApiError::InvalidApiKey | ApiError::ApiKeyExpired => ApiError::InvalidToken,
         other => other,
     })
@@ -161,6 +181,7 @@ pub fn authenticate_by_id(
 pub fn vet(
     conn: &mut DbConnection,
     key: ApiKey,
+    plan: Plan,
     client_ip: Option<IpAddr>,
     now: NaiveDateTime,
 ) -> Result<AuthenticatedKey, ApiError> {
@@ -179,7 +200,7 @@ pub fn vet(
     {
         return Err(ApiError::IpNotAllowed);
     }
-    Ok(AuthenticatedKey { key, owner })
+    Ok(AuthenticatedKey { key, owner, plan })
 }
 
 /// A personal key works only while its user is still a member.

@@ -9,7 +9,7 @@ pub mod schema;
 
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -118,8 +118,12 @@ impl ManageConnection for Manager {
             .map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// Checked when a connection goes back to the pool. A connection that
+    /// lost its server is marked broken by [`run`] (and by diesel inside a
+    /// failed transaction), so it is dropped here instead of being handed
+    /// out again.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -132,6 +136,9 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, SetupError> {
     manager.connect()?;
     Ok(r2d2::Pool::builder()
         .max_size(max_size)
+        // No `SELECT 1` round trip before every request: a connection that
+        // fails is marked broken by `run` and discarded on return instead.
+        .test_on_check_out(false)
         // Grow on demand rather than opening every connection at start.
         .min_idle(Some(max_size.min(2)))
         .connection_timeout(CHECKOUT_TIMEOUT)
@@ -175,7 +182,16 @@ where
     let pool = pool.clone();
     actix_web::web::block(move || {
         let mut conn = pool.get()?;
-        work(&mut conn)
+        let result = work(&mut conn);
+        if matches!(result, Err(ApiError::Unavailable)) {
+            // The connection is lost: never hand it out again. The request
+            // that found out fails closed; the next one gets a new connection.
+            <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(
+                &mut conn,
+            )
+            .set_in_error();
+        }
+        result
     })
     .await?
 }

@@ -10,13 +10,16 @@ use serde::Deserialize;
 
 use super::client::client_ip;
 use super::credentials;
+use super::rate_limit;
 use crate::access::ScopeSet;
 use crate::api_keys;
 use crate::audit::Origin;
 use crate::authz::{Caller, Principal};
 use crate::clock;
-use crate::db::{self, models::users};
+use crate::db;
+use crate::db::models::{memberships, users, workspaces::Plan};
 use crate::error::ApiError;
+use crate::ratelimit::Subject;
 use crate::secrets::Secret;
 use crate::state::AppState;
 use crate::tokens::login::login_audience;
@@ -98,15 +101,32 @@ pub async fn authenticate_credential(
                 .own_keys
                 .verify(&state.signing, &credential, &state.issuer, audiences)?;
         if claims.aud == login {
-            let user =
-                db::run(&state.pool, move |conn| Ok(users::find(conn, &claims.sub)?)).await?;
-            (Principal::User(user.ok_or(ApiError::InvalidToken)?), None)
+            let (user, plan) = db::run(&state.pool, move |conn| {
+                let user = users::find(conn, &claims.sub)?;
+                let plan = match &user {
+                    Some(user) => memberships::best_plan_of_user(conn, &user.id)?,
+                    None => None,
+                };
+                Ok((user, plan))
+            })
+            .await?;
+            let user = user.ok_or(ApiError::InvalidToken)?;
+            // A person acts in all their workspaces: the best plan applies.
+            let limit = plan.unwrap_or(Plan::Hobby).rate_limit();
+            let status = state.limiter.acquire(Subject::User(&user.id), limit);
+            rate_limit::record(request, status)?;
+            (Principal::User(user), None)
         } else {
             let key_id = claims.client_id.ok_or(ApiError::InvalidToken)?;
             let key = db::run(&state.pool, move |conn| {
                 api_keys::authenticate_by_id(conn, &key_id, client_ip, now)
             })
             .await?;
+            // Tokens draw from the bucket of the key they were exchanged from.
+            let status = state
+                .limiter
+                .acquire(Subject::Key(&key.key.id), key.rate_limit());
+            rate_limit::record(request, status)?;
             let scopes =
                 ScopeSet::parse_space_separated(claims.scope.as_deref().unwrap_or_default());
             (Principal::Key(Box::new(key)), Some(scopes))
@@ -117,6 +137,10 @@ pub async fn authenticate_credential(
             api_keys::authenticate(conn, &secret, client_ip, now)
         })
         .await?;
+        let status = state
+            .limiter
+            .acquire(Subject::Key(&key.key.id), key.rate_limit());
+        rate_limit::record(request, status)?;
         // A secret used directly counts as a use of the key.
         state.usage.record(&key.key.id, now);
         (Principal::Key(Box::new(key)), None)

@@ -14,6 +14,7 @@ pub mod ops;
 pub mod pages;
 pub mod pagination;
 pub mod portal;
+pub mod rate_limit;
 pub mod request_id;
 pub mod token;
 pub mod wellknown;

@@ -89,9 +89,12 @@ async fn issue(
 ) -> Result<(IssuedToken, Form), ApiError> {
     let (mut exchange_request, form) = parse(request, body)?;
     exchange_request.origin = super::auth::origin(request, state);
-    let issued = exchange::exchange(state, exchange_request)
-        .await
-        .map_err(|error| form.report(error))?;
+    let exchanged = exchange::exchange(state, exchange_request).await;
+    // Exchanges count against the presented key: its headers go out too.
+    if let Some(rate) = exchanged.rate {
+        request.extensions_mut().insert(rate);
+    }
+    let issued = exchanged.result.map_err(|error| form.report(error))?;
     Ok((issued, form))
 }
 

@@ -6,7 +6,8 @@ use diesel::prelude::*;
 use crate::access::ScopeSet;
 use crate::api_keys::KeyKind;
 use crate::db::DbConnection;
-use crate::db::schema::api_keys;
+use crate::db::models::workspaces::Plan;
+use crate::db::schema::{api_keys, workspaces};
 
 /// A stored key. Holds digests, never a secret; no `Debug`, so it cannot
 /// end up in a log line whole.
@@ -86,23 +87,50 @@ pub fn insert(conn: &mut DbConnection, key: &ApiKey) -> QueryResult<()> {
 }
 
 /// The key whose current secret has this digest, or whose previous secret
-/// has it and is still inside its rotation grace period.
+/// has it and is still inside its rotation grace period, with its
+/// workspace's plan (which sets the key's default rate limit): one joined
+/// query, as this runs on every exchange.
 pub fn find_by_digest(
     conn: &mut DbConnection,
     digest: &[u8],
     now: NaiveDateTime,
-) -> QueryResult<Option<ApiKey>> {
-    api_keys::table
-        .filter(
-            api_keys::secret_digest
-                .eq(digest)
-                .or(api_keys::previous_secret_digest
-                    .eq(digest)
-                    .and(api_keys::previous_secret_expires_at.gt(now))),
-        )
-        .select(ApiKey::as_select())
-        .first(conn)
-        .optional()
+) -> QueryResult<Option<(ApiKey, Plan)>> {
+    // Run on the backend's own connection: through the multi-backend
+    // wrapper, diesel writes the SQL anew on every call; here the prepared
+    // statement is reused. No `.first()`: SQLite's planner reads the value
+    // bound to `LIMIT ?` and so re-prepares the statement on every call
+    // (45% of an exchange's CPU); the digests are UNIQUE, so at most one
+    // row comes back anyway. Current digest first, then the previous one,
+    // each an index lookup. (A macro, as the query's type depends on the
+    // backend.)
+    macro_rules! lookup {
+        ($conn:expr, $condition:expr) => {
+            api_keys::table
+                .inner_join(workspaces::table)
+                .filter($condition)
+                .select((ApiKey::as_select(), workspaces::plan))
+                .get_result::<(ApiKey, String)>($conn)
+                .optional()
+        };
+    }
+    macro_rules! current_then_previous {
+        ($conn:expr) => {
+            match lookup!($conn, api_keys::secret_digest.eq(digest))? {
+                Some(row) => Some(row),
+                None => lookup!(
+                    $conn,
+                    api_keys::previous_secret_digest
+                        .eq(digest)
+                        .and(api_keys::previous_secret_expires_at.gt(now))
+                )?,
+            }
+        };
+    }
+    let row = match conn {
+        DbConnection::Pg(conn) => current_then_previous!(conn),
+        DbConnection::Sqlite(conn) => current_then_previous!(conn),
+    };
+    Ok(with_plan(row))
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiKey>> {
@@ -111,6 +139,22 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiKey>> {
         .select(ApiKey::as_select())
         .first(conn)
         .optional()
+}
+
+/// [`find`] with the workspace's plan, in one query (by primary key, so no
+/// `LIMIT`, which would make SQLite re-prepare it on every call).
+pub fn find_with_plan(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(ApiKey, Plan)>> {
+    api_keys::table
+        .inner_join(workspaces::table)
+        .filter(api_keys::id.eq(id))
+        .select((ApiKey::as_select(), workspaces::plan))
+        .get_result::<(ApiKey, String)>(conn)
+        .optional()
+        .map(with_plan)
+}
+
+fn with_plan(row: Option<(ApiKey, String)>) -> Option<(ApiKey, Plan)> {
+    row.map(|(key, plan)| (key, Plan::from_column(&plan)))
 }
 
 /// Takes one use from a key with a `remaining` budget, atomically: the

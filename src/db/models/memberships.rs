@@ -5,7 +5,8 @@ use diesel::prelude::*;
 
 use crate::access::Role;
 use crate::db::DbConnection;
-use crate::db::schema::memberships;
+use crate::db::models::workspaces::Plan;
+use crate::db::schema::{memberships, workspaces};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = memberships)]
@@ -62,6 +63,20 @@ pub fn of_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<Member
         .select(Membership::as_select())
         .order(memberships::joined_at.asc())
         .load(conn)
+}
+
+/// The best plan among the workspaces a user belongs to (`None`: none).
+/// A login token acts in all of them, so its rate limit follows this plan.
+pub fn best_plan_of_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<Option<Plan>> {
+    let plans: Vec<String> = memberships::table
+        .inner_join(workspaces::table)
+        .filter(memberships::user_id.eq(user_id))
+        .select(workspaces::plan)
+        .load(conn)?;
+    Ok(plans
+        .iter()
+        .map(|plan| Plan::from_column(plan))
+        .max_by_key(|plan| plan.rate_limit()))
 }
 
 pub fn find(

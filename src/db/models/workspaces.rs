@@ -34,6 +34,23 @@ impl Plan {
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|plan| plan.as_str() == text)
     }
+
+    /// Requests per second allowed to a key of this plan without its own
+    /// `rate_limit`, and to people through login tokens.
+    pub fn rate_limit(self) -> u32 {
+        match self {
+            Plan::Hobby => 3,
+            Plan::Starter => 5,
+            Plan::Pro => 10,
+            Plan::Enterprise => 100,
+        }
+    }
+
+    /// The plan stored in a workspace row; an unknown name (which the
+    /// column's CHECK forbids) gets the strictest limit.
+    pub fn from_column(text: &str) -> Self {
+        Self::parse(text).unwrap_or(Plan::Hobby)
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
