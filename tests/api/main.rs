@@ -24,6 +24,7 @@ mod rate_limits;
 mod readiness;
 mod request_log;
 mod rotation;
+mod schemathesis;
 mod shutdown;
 mod throttling;
 mod tls;
