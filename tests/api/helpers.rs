@@ -318,6 +318,24 @@ impl TestApp {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// Ends a rotated key's grace period now, by moving its deadline into
+    /// the past rather than by waiting for it.
+    pub async fn end_grace_period(&self, key_id: &str) {
+        let key_id = key_id.to_owned();
+        self.with_db(move |conn| {
+            use diesel::prelude::*;
+            use keymint::db::schema::api_keys;
+            diesel::update(api_keys::table.find(key_id))
+                .set(
+                    api_keys::previous_secret_expires_at
+                        .eq(keymint::clock::now() - chrono::Duration::seconds(1)),
+                )
+                .execute(conn)?;
+            Ok(())
+        })
+        .await;
+    }
+
     /// Creates a key through the API and returns only its secret.
     pub async fn new_secret(&self, body: Value) -> String {
         self.create_key(body).await["secret"]

@@ -120,19 +120,7 @@ async fn tokens_of_revoked_or_rotated_keys_are_inactive(backend: Backend) {
         true,
         "inside the grace period"
     );
-    let key_id = rotated["id"].as_str().unwrap().to_owned();
-    app.with_db(move |conn| {
-        use diesel::prelude::*;
-        use keymint::db::schema::api_keys;
-        diesel::update(api_keys::table.find(key_id))
-            .set(
-                api_keys::previous_secret_expires_at
-                    .eq(keymint::clock::now() - chrono::Duration::seconds(1)),
-            )
-            .execute(conn)?;
-        Ok(())
-    })
-    .await;
+    app.end_grace_period(rotated["id"].as_str().unwrap()).await;
     assert_eq!(
         introspect(&app, &management, &before).await.1,
         json!({ "active": false }),

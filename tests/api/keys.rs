@@ -201,20 +201,7 @@ async fn rotation_kills_the_old_secret_now_or_after_the_grace_period(backend: Ba
         "old secret inside its grace period"
     );
     assert_eq!(app.exchange_bearer(&third).await.status(), 200);
-    // Let the grace period end by moving its deadline, not by waiting.
-    let key_id = id.clone();
-    app.with_db(move |conn| {
-        use diesel::prelude::*;
-        use keymint::db::schema::api_keys;
-        diesel::update(api_keys::table.find(key_id))
-            .set(
-                api_keys::previous_secret_expires_at
-                    .eq(keymint::clock::now() - chrono::Duration::seconds(1)),
-            )
-            .execute(conn)?;
-        Ok(())
-    })
-    .await;
+    app.end_grace_period(&id).await;
     assert_error(app.exchange_bearer(&second).await, 401, "invalid_api_key").await;
     assert_eq!(app.exchange_bearer(&third).await.status(), 200);
 
