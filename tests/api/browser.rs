@@ -138,7 +138,13 @@ async fn sqlite_portal_and_dashboard_work_in_a_real_browser() {
             .unwrap()
             .contains("You will not see it again")
     );
-    assert_eq!(report["copied"], true);
+    // Copied, or at least selected for the person to copy (no clipboard).
+    assert!(
+        report["copied"]
+            .as_str()
+            .is_some_and(|text| text == "Copied." || text.starts_with("Selected")),
+        "{report}"
+    );
     // After a reload: only its start, never the secret.
     assert_eq!(report["revealAfterReload"], false);
     assert_eq!(report["startAfterReload"], format!("{}…", &secret[..10]));

@@ -45,7 +45,8 @@ await step('create', async () => {
   report.secret = await portal.locator('#secret').textContent();
   report.warning = await portal.locator('#reveal strong').textContent();
   await portal.locator('#copy').click();
-  report.copied = await portal.locator('#copied').isVisible();
+  await portal.locator('#copied').waitFor({ state: 'visible' });
+  report.copied = await portal.locator('#copied').textContent();
   await page.screenshot({ path: `${screenshots}/portal.png` });
 });
 await step('reload', async () => {

@@ -66,18 +66,19 @@ const keymint = (() => {
 
   function wireReveal() {
     $('#copy').addEventListener('click', async () => {
-      const secret = $('#secret').textContent;
-      try {
-        await navigator.clipboard.writeText(secret);
-      } catch {
-        // Inside an iframe without clipboard permission: select it instead.
-        const range = document.createRange();
-        range.selectNodeContents($('#secret'));
-        const selection = window.getSelection();
-        selection.removeAllRanges();
-        selection.addRange(range);
-        document.execCommand('copy');
+      // Copy inside the click itself: the synchronous path works in a
+      // framed page that has no clipboard permission, and never waits on
+      // a permission prompt.
+      const range = document.createRange();
+      range.selectNodeContents($('#secret'));
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      let copied = document.execCommand('copy');
+      if (!copied && navigator.clipboard) {
+        copied = await navigator.clipboard.writeText($('#secret').textContent).then(() => true, () => false);
       }
+      $('#copied').textContent = copied ? 'Copied.' : 'Selected: press Ctrl+C (⌘C) to copy.';
       show('#copied', true);
     });
     $('#done').addEventListener('click', () => {
