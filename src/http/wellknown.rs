@@ -45,6 +45,21 @@ pub async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> HttpRespo
     }
 }
 
+/// The algorithms of every key in the JWKS now, each once.
+fn published_algorithms(state: &AppState) -> Vec<&'static str> {
+    let now = Utc::now();
+    let mut algorithms: Vec<&'static str> = state
+        .signing
+        .snapshot()
+        .iter()
+        .filter(|key| state.signing.state_of(key, now) != crate::signing::KeyState::Removed)
+        .map(|key| key.metadata.alg.as_str())
+        .collect();
+    algorithms.sort_unstable();
+    algorithms.dedup();
+    algorithms
+}
+
 /// The same metadata at the OpenID Connect discovery address.
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "verification",
     responses((status = 200, description = "The RFC 8414 metadata", body = Object)))]
@@ -76,5 +91,9 @@ pub async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
             "revocation_endpoint_auth_methods_supported": ["none"],
             "response_types_supported": [],
             "scopes_supported": crate::access::all_keymint_scopes(),
+            // No standard field names what signs access tokens (RFC 9068 has
+            // none; OpenID's id_token_* would claim ID tokens keymint does
+            // not issue): these are the algorithms of the published keys.
+            "access_token_signing_alg_values_supported": published_algorithms(&state),
         }))
 }

@@ -106,6 +106,48 @@ async fn invitations_set_a_password_once_within_their_lifetime(backend: Backend)
     assert_eq!(status, 409, "a member already");
 }
 
+async fn invitations_expire_after_seven_days(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (status, added) = app
+        .call(
+            Method::POST,
+            &app.ws_path("/members"),
+            &app.bootstrap.secret,
+            Some(json!({ "email": "late@team.test", "role": "viewer" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{added}");
+    let expires_at =
+        chrono::DateTime::parse_from_rfc3339(added["invitation"]["expires_at"].as_str().unwrap())
+            .unwrap();
+    assert_eq!(
+        (expires_at.to_utc() - chrono::Utc::now()).num_days(),
+        6,
+        "7 days, less the seconds just spent"
+    );
+    // Let the seven days pass by moving the deadline, not by waiting.
+    app.with_db(|conn| {
+        use diesel::prelude::*;
+        use keymint::db::schema::invitations;
+        diesel::update(invitations::table)
+            .set(invitations::expires_at.eq(keymint::clock::now() - chrono::Duration::seconds(1)))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await;
+    let token = added["invitation"]["token"].as_str().unwrap();
+    let late = app
+        .client
+        .post(app.url("/auth/accept-invite"))
+        .json(&json!({ "token": token, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(late, 400, "invalid_request").await;
+}
+
 /// One row of the roles table each: what a viewer, member, admin and owner
 /// may and may not do.
 async fn roles_grant_exactly_their_rights(backend: Backend) {
@@ -812,6 +854,7 @@ crate::on_both_backends!(
     login_tokens_have_their_own_audience_and_failures_look_alike,
     repeated_login_failures_are_throttled,
     invitations_set_a_password_once_within_their_lifetime,
+    invitations_expire_after_seven_days,
     roles_grant_exactly_their_rights,
     only_owners_touch_owners_and_the_last_owner_stays,
     personal_tokens_act_with_their_owners_current_role,

@@ -86,6 +86,10 @@ async fn discovery_documents_agree_and_point_at_real_endpoints(backend: Backend)
     assert_eq!(token.status(), 200);
     let grants = oauth["grant_types_supported"].as_array().unwrap();
     assert!(grants.iter().any(|g| g == "client_credentials"));
+    assert_eq!(
+        oauth["access_token_signing_alg_values_supported"],
+        serde_json::json!(["ES256"])
+    );
 }
 
 async fn health_and_readiness(backend: Backend) {
