@@ -19,7 +19,7 @@ use serde_json::json;
 #[get("/whoami")]
 async fn whoami(caller: Verified) -> HttpResponse {
     HttpResponse::Ok().json(json!({
-        "sub": caller.sub,
+        "sub": caller.registered.sub,
         "workspace": caller.ws,
         "kind": caller.kind,
         "scope": caller.scope,

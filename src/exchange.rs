@@ -16,6 +16,7 @@ use crate::ratelimit::{RateStatus, Subject};
 use crate::secrets::Secret;
 use crate::state::AppState;
 use crate::tokens::AccessClaims;
+use crate::tokens::claims::Registered;
 
 /// What the client asked for, whichever form it used.
 #[derive(Default, Clone)]
@@ -377,13 +378,13 @@ fn claims_for(
         (None, _) => key.id.clone(),
     };
     AccessClaims {
-        iss: state.issuer.clone(),
-        sub,
-        aud: audience,
-        exp: issued_at + i64::from(lifetime),
-        iat: issued_at,
-        nbf: issued_at,
-        jti: models::new_id(),
+        registered: Registered::issued(
+            &state.issuer,
+            sub,
+            audience,
+            issued_at,
+            i64::from(lifetime),
+        ),
         client_id: key.id.clone(),
         scope: scope.to_space_separated(),
         ws: key.workspace_id.clone(),

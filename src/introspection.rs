@@ -48,7 +48,7 @@ pub fn access_token(
     let Some(key) = models::api_keys::find(conn, &claims.client_id)? else {
         return Ok(None);
     };
-    let issued_at = DateTime::from_timestamp(claims.iat, 0)
+    let issued_at = DateTime::from_timestamp(claims.registered.iat, 0)
         .map(|t| t.naive_utc())
         .unwrap_or(now);
     if key.workspace_id != claims.ws || !stands(conn, &key, issued_at, now)? {

@@ -15,6 +15,7 @@ use crate::db::{self, models};
 use crate::error::ApiError;
 use crate::passwords;
 use crate::state::AppState;
+use crate::tokens::claims::Registered;
 use crate::tokens::login::{LoginClaims, login_audience};
 
 /// Failed logins allowed per minute from one IP, and for one email.
@@ -113,13 +114,13 @@ pub async fn login(
     };
     let lifetime = state.config.token_ttl;
     let claims = LoginClaims {
-        iss: state.issuer.clone(),
-        sub: user.id,
-        aud: login_audience(&state.issuer),
-        exp: now_unix + i64::from(lifetime),
-        iat: now_unix,
-        nbf: now_unix,
-        jti: models::new_id(),
+        registered: Registered::issued(
+            &state.issuer,
+            user.id,
+            login_audience(&state.issuer),
+            now_unix,
+            i64::from(lifetime),
+        ),
         email: user.email,
     };
     let access_token = state.signer()?.sign_jwt(&claims)?;

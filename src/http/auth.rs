@@ -22,6 +22,7 @@ use crate::error::ApiError;
 use crate::ratelimit::Subject;
 use crate::secrets::Secret;
 use crate::state::AppState;
+use crate::tokens::claims::Registered;
 use crate::tokens::login::login_audience;
 use crate::tokens::verify::{Audiences, RegisteredClaims};
 
@@ -38,27 +39,15 @@ impl FromRequest for Caller {
 /// What the management API needs from either kind of keymint JWT.
 #[derive(Deserialize)]
 struct PresentedClaims {
-    iss: String,
-    aud: String,
-    exp: i64,
-    nbf: i64,
-    sub: String,
+    #[serde(flatten)]
+    registered: Registered,
     client_id: Option<String>,
     scope: Option<String>,
 }
 
 impl RegisteredClaims for PresentedClaims {
-    fn iss(&self) -> &str {
-        &self.iss
-    }
-    fn aud(&self) -> &str {
-        &self.aud
-    }
-    fn exp(&self) -> i64 {
-        self.exp
-    }
-    fn nbf(&self) -> i64 {
-        self.nbf
+    fn registered(&self) -> &Registered {
+        &self.registered
     }
 }
 
@@ -100,9 +89,9 @@ pub async fn authenticate_credential(
             state
                 .own_keys
                 .verify(&state.signing, &credential, &state.issuer, audiences)?;
-        if claims.aud == login {
+        if claims.registered.aud == login {
             let (user, plan) = db::run(&state.pool, move |conn| {
-                let user = users::find(conn, &claims.sub)?;
+                let user = users::find(conn, &claims.registered.sub)?;
                 let plan = match &user {
                     Some(user) => memberships::best_plan_of_user(conn, &user.id)?,
                     None => None,

@@ -39,7 +39,7 @@ impl FromRequest for PortalSession {
                     .verify(&state.signing, &token, &state.issuer, audience)?;
             Ok(PortalSession {
                 workspace_id: claims.ws,
-                external_id: claims.sub,
+                external_id: claims.registered.sub,
                 origin: origin(&request, &state),
             })
         })

@@ -7,17 +7,47 @@ use crate::api_keys::KeyKind;
 /// `typ` header of every access token (RFC 9068 section 2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
+/// The registered claims (RFC 7519 section 4.1) every keymint token
+/// carries: access tokens, login tokens and portal sessions alike.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccessClaims {
+pub struct Registered {
     pub iss: String,
-    /// The user for personal keys, the customer's `external_id` for customer
-    /// keys, else the key itself.
     pub sub: String,
     pub aud: String,
     pub exp: i64,
     pub iat: i64,
     pub nbf: i64,
     pub jti: String,
+}
+
+impl Registered {
+    /// Claims of a token issued at `issued_at` (unix seconds), valid from
+    /// then for `lifetime_secs`, with a fresh `jti`.
+    pub fn issued(
+        issuer: &str,
+        sub: String,
+        aud: String,
+        issued_at: i64,
+        lifetime_secs: i64,
+    ) -> Self {
+        Self {
+            iss: issuer.to_owned(),
+            sub,
+            aud,
+            exp: issued_at + lifetime_secs,
+            iat: issued_at,
+            nbf: issued_at,
+            jti: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// `sub` is the user for personal keys, the customer's `external_id`
+    /// for customer keys, else the key itself.
+    #[serde(flatten)]
+    pub registered: Registered,
     /// The key that was exchanged.
     pub client_id: String,
     /// Space-separated (RFC 8693 section 4.2).

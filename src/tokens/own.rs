@@ -9,30 +9,39 @@ use serde::de::DeserializeOwned;
 
 use super::verify::{self, Audiences, Expectations, KeySet, RegisteredClaims};
 use crate::error::ApiError;
-use crate::signing::SigningKeys;
+use crate::signing::{KeyState, SigningKeys};
 
-/// The published keys as a [`KeySet`], rebuilt only when the JWKS changes
-/// (its ETag), not on every request.
+/// The published keys as a [`KeySet`], rebuilt only when the set of
+/// published keys changes, not on every request.
 #[derive(Default)]
 pub struct OwnKeys {
-    cached: Mutex<Option<(String, Arc<KeySet>)>>,
+    /// The kids the cached set was built from, in the store's order.
+    cached: Mutex<Option<(Vec<String>, Arc<KeySet>)>>,
 }
 
 impl OwnKeys {
     fn key_set(&self, signing: &SigningKeys) -> Arc<KeySet> {
-        let jwks = signing.jwks(Utc::now());
+        let now = Utc::now();
+        let snapshot = signing.snapshot();
+        // A kid is its key's thumbprint: the same kids are the same keys.
+        let published = || {
+            snapshot
+                .iter()
+                .filter(|key| signing.state_of(key, now) != KeyState::Removed)
+                .map(|key| key.key.kid())
+        };
         let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
-        match &*cached {
-            Some((etag, keys)) if *etag == jwks.etag => keys.clone(),
-            _ => {
-                let keys = Arc::new(
-                    KeySet::from_jwks_json(jwks.body.as_bytes())
-                        .expect("keymint's own JWKS is a valid document"),
-                );
-                *cached = Some((jwks.etag, keys.clone()));
-                keys
-            }
+        if let Some((kids, keys)) = &*cached
+            && kids.iter().map(String::as_str).eq(published())
+        {
+            return keys.clone();
         }
+        let keys = Arc::new(
+            KeySet::from_jwks_json(signing.jwks(now).body.as_bytes())
+                .expect("keymint's own JWKS is a valid document"),
+        );
+        *cached = Some((published().map(str::to_owned).collect(), keys.clone()));
+        keys
     }
 
     /// Verifies a token keymint issued; any failure is 401 `invalid_token`

@@ -5,16 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::claims::Registered;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PortalClaims {
-    pub iss: String,
-    /// The customer's `external_id`.
-    pub sub: String,
-    pub aud: String,
-    pub exp: i64,
-    pub iat: i64,
-    pub nbf: i64,
-    pub jti: String,
+    /// `sub` is the customer's `external_id`.
+    #[serde(flatten)]
+    pub registered: Registered,
     /// The workspace id.
     pub ws: String,
 }

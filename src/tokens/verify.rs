@@ -19,7 +19,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::claims::{ACCESS_TOKEN_TYP, AccessClaims};
+use super::claims::{ACCESS_TOKEN_TYP, AccessClaims, Registered};
 use super::login::LoginClaims;
 use super::portal::PortalClaims;
 use crate::signing::{SigningAlg, SigningKeys};
@@ -223,26 +223,29 @@ fn is_access_token_type(typ: &str) -> bool {
     typ == ACCESS_TOKEN_TYP || typ.strip_prefix("application/") == Some(ACCESS_TOKEN_TYP)
 }
 
-/// The registered claims every keymint token carries, whatever else it
-/// holds: what [`verify_as`] checks.
+/// A kind of keymint token's claims: [`verify_as`] checks their
+/// [`Registered`] part.
 pub trait RegisteredClaims {
-    fn iss(&self) -> &str;
-    fn aud(&self) -> &str;
-    fn exp(&self) -> i64;
-    fn nbf(&self) -> i64;
+    fn registered(&self) -> &Registered;
 }
 
-macro_rules! registered_claims {
-    ($($claims:ty),*) => {$(
-        impl RegisteredClaims for $claims {
-            fn iss(&self) -> &str { &self.iss }
-            fn aud(&self) -> &str { &self.aud }
-            fn exp(&self) -> i64 { self.exp }
-            fn nbf(&self) -> i64 { self.nbf }
-        }
-    )*};
+impl RegisteredClaims for AccessClaims {
+    fn registered(&self) -> &Registered {
+        &self.registered
+    }
 }
-registered_claims!(AccessClaims, LoginClaims, PortalClaims);
+
+impl RegisteredClaims for LoginClaims {
+    fn registered(&self) -> &Registered {
+        &self.registered
+    }
+}
+
+impl RegisteredClaims for PortalClaims {
+    fn registered(&self) -> &Registered {
+        &self.registered
+    }
+}
 
 /// Verifies an access token against `keys` at `now` (unix seconds) and
 /// returns its claims.
@@ -310,18 +313,19 @@ fn check_claims(
     expected: &Expectations,
     now: i64,
 ) -> Result<(), VerifyError> {
+    let claims = claims.registered();
     let leeway = i64::try_from(expected.leeway_secs.min(MAX_LEEWAY_SECS)).unwrap_or(0);
-    if now >= claims.exp().saturating_add(leeway) {
+    if now >= claims.exp.saturating_add(leeway) {
         return Err(VerifyError::Expired);
     }
-    if now.saturating_add(leeway) < claims.nbf() {
+    if now.saturating_add(leeway) < claims.nbf {
         return Err(VerifyError::NotYetValid);
     }
-    if claims.iss() != expected.issuer {
+    if claims.iss != expected.issuer {
         return Err(VerifyError::WrongIssuer);
     }
     match &expected.audience {
-        Audiences::OneOf(accepted) if !accepted.iter().any(|a| a == claims.aud()) => {
+        Audiences::OneOf(accepted) if !accepted.contains(&claims.aud) => {
             Err(VerifyError::WrongAudience)
         }
         _ => Ok(()),

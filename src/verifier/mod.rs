@@ -8,7 +8,7 @@
 //!     .audience("https://api.example.com")
 //!     .build()?;
 //! let claims = verifier.verify(token).await?;
-//! println!("{} acting for workspace {}", claims.sub, claims.ws);
+//! println!("{} acting for workspace {}", claims.registered.sub, claims.ws);
 //! # Ok(()) }
 //! ```
 //!

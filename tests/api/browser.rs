@@ -51,19 +51,8 @@ fn embedding(portal_url: &str) -> String {
     )
 }
 
-async fn expired_session_url(app: &TestApp) -> String {
-    let past = chrono::Utc::now().timestamp() - 3600;
-    let claims = keymint::tokens::portal::PortalClaims {
-        iss: app.base.clone(),
-        sub: "cus_browser".into(),
-        aud: format!("{}/portal", app.base),
-        exp: past + 60,
-        iat: past,
-        nbf: past,
-        jti: "expired".into(),
-        ws: app.bootstrap.workspace_id.clone(),
-    };
-    let token = app.state.signer().unwrap().sign_jwt(&claims).unwrap();
+fn expired_session_url(app: &TestApp) -> String {
+    let token = app.expired_portal_session("cus_browser");
     format!("{}/portal/default#session={token}", app.base)
 }
 
@@ -107,7 +96,7 @@ async fn sqlite_portal_and_dashboard_work_in_a_real_browser() {
         SCRIPT.to_owned(),
         allowed,
         denied,
-        expired_session_url(&app).await,
+        expired_session_url(&app),
         app.url("/dashboard"),
         SCREENSHOTS.to_owned(),
     ];

@@ -336,6 +336,23 @@ impl TestApp {
         .await;
     }
 
+    /// A portal session for `external_id` that expired half an hour ago,
+    /// signed with the server's own key.
+    pub fn expired_portal_session(&self, external_id: &str) -> String {
+        let issued_at = chrono::Utc::now().timestamp() - 3600;
+        let claims = keymint::tokens::portal::PortalClaims {
+            registered: keymint::tokens::claims::Registered::issued(
+                &self.base,
+                external_id.to_owned(),
+                keymint::tokens::portal::portal_audience(&self.base),
+                issued_at,
+                1800,
+            ),
+            ws: self.bootstrap.workspace_id.clone(),
+        };
+        self.state.signer().unwrap().sign_jwt(&claims).unwrap()
+    }
+
     /// Creates a key through the API and returns only its secret.
     pub async fn new_secret(&self, body: Value) -> String {
         self.create_key(body).await["secret"]

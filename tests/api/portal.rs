@@ -258,18 +258,7 @@ async fn expired_sessions_are_refused(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let past = chrono::Utc::now().timestamp() - 3600;
-    let claims = keymint::tokens::portal::PortalClaims {
-        iss: app.base.clone(),
-        sub: "cus_1".into(),
-        aud: format!("{}/portal", app.base),
-        exp: past + 900,
-        iat: past,
-        nbf: past,
-        jti: "expired".into(),
-        ws: app.bootstrap.workspace_id.clone(),
-    };
-    let expired = app.state.signer().unwrap().sign_jwt(&claims).unwrap();
+    let expired = app.expired_portal_session("cus_1");
     assert_error(
         app.api(Method::GET, "/portal/api/keys", &expired)
             .send()

@@ -6,11 +6,12 @@ use chrono::Duration;
 
 use crate::authz::Caller;
 use crate::clock;
-use crate::db::{self, models};
+use crate::db;
 use crate::error::ApiError;
 use crate::http::json::Json;
 use crate::portal::{self, SessionRequest, SessionView};
 use crate::state::AppState;
+use crate::tokens::claims::Registered;
 use crate::tokens::portal::{PortalClaims, portal_audience};
 
 #[utoipa::path(post, path = "/api/v1/workspaces/{ws}/portal-sessions", tag = "portal", params(("ws" = String, Path, description = "Workspace id or slug")), request_body = SessionRequest,
@@ -33,13 +34,13 @@ pub async fn create(
     let now = clock::now();
     let issued_at = now.and_utc().timestamp();
     let claims = PortalClaims {
-        iss: state.issuer.clone(),
-        sub: external_id,
-        aud: portal_audience(&state.issuer),
-        exp: issued_at + ttl.num_seconds(),
-        iat: issued_at,
-        nbf: issued_at,
-        jti: models::new_id(),
+        registered: Registered::issued(
+            &state.issuer,
+            external_id,
+            portal_audience(&state.issuer),
+            issued_at,
+            ttl.num_seconds(),
+        ),
         ws: workspace.id,
     };
     let token = signer.sign_jwt(&claims)?;

@@ -51,13 +51,15 @@ fn keys_of(signers: &[&Signer]) -> KeySet {
 
 fn claims() -> AccessClaims {
     AccessClaims {
-        iss: ISSUER.to_owned(),
-        sub: "key-1".to_owned(),
-        aud: ISSUER.to_owned(),
-        exp: NOW + 900,
-        iat: NOW,
-        nbf: NOW,
-        jti: "00000000-0000-4000-8000-000000000000".to_owned(),
+        registered: Registered {
+            iss: ISSUER.to_owned(),
+            sub: "key-1".to_owned(),
+            aud: ISSUER.to_owned(),
+            exp: NOW + 900,
+            iat: NOW,
+            nbf: NOW,
+            jti: "00000000-0000-4000-8000-000000000000".to_owned(),
+        },
         client_id: "key-1".to_owned(),
         scope: "read".to_owned(),
         ws: "ws-1".to_owned(),
@@ -245,7 +247,7 @@ fn times_issuer_and_audience_are_checked_with_a_capped_leeway() {
     };
     let mut strict = expected();
     strict.leeway_secs = 0;
-    let exp = claims().exp;
+    let exp = claims().registered.exp;
     assert!(check(claims(), &strict, exp - 1).is_ok());
     assert_eq!(check(claims(), &strict, exp), Err(VerifyError::Expired));
     assert_eq!(
@@ -274,13 +276,13 @@ fn times_issuer_and_audience_are_checked_with_a_capped_leeway() {
     );
 
     let mut other_issuer = claims();
-    other_issuer.iss = "https://evil.test".to_owned();
+    other_issuer.registered.iss = "https://evil.test".to_owned();
     assert_eq!(
         check(other_issuer, &lenient, NOW),
         Err(VerifyError::WrongIssuer)
     );
     let mut other_audience = claims();
-    other_audience.aud = format!("{ISSUER}/api");
+    other_audience.registered.aud = format!("{ISSUER}/api");
     assert_eq!(
         check(other_audience, &lenient, NOW),
         Err(VerifyError::WrongAudience)
