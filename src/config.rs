@@ -22,6 +22,8 @@ pub mod defaults {
     pub const TOKEN_MAX_TTL: u32 = 3600;
     pub const PORTAL_SESSION_TTL: u32 = 900;
     pub const DEFAULT_PLAN: &str = "pro";
+    /// About 1 KiB each: 10 MiB at most.
+    pub const KEY_CACHE_SIZE: usize = 10_000;
 }
 
 /// The longest a portal session may be asked to live.
@@ -93,6 +95,13 @@ pub struct Config {
     #[arg(long, env = "KEYMINT_DEFAULT_PLAN", default_value = defaults::DEFAULT_PLAN,
           value_parser = parse_plan, global = true)]
     pub default_plan: Plan,
+
+    /// Keys kept in memory by secret, so most exchanges need no database
+    /// work; 0 turns the cache off. Changes reach it as README's "Key cache"
+    /// says: revocation stays immediate on every replica.
+    #[arg(long, env = "KEYMINT_KEY_CACHE_SIZE", default_value_t = defaults::KEY_CACHE_SIZE,
+          global = true)]
+    pub key_cache_size: usize,
 }
 
 fn parse_alg(text: &str) -> Result<SigningAlg, String> {
@@ -125,6 +134,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             auto_bootstrap: true,
             default_plan: parse_plan(defaults::DEFAULT_PLAN).expect("valid default"),
+            key_cache_size: defaults::KEY_CACHE_SIZE,
         }
     }
 }
@@ -205,6 +215,7 @@ impl fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("auto_bootstrap", &self.auto_bootstrap)
             .field("default_plan", &self.default_plan)
+            .field("key_cache_size", &self.key_cache_size)
             .finish()
     }
 }

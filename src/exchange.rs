@@ -1,13 +1,15 @@
 //! Exchanging a secret for a short-lived access token: the rules of
 //! `POST /auth/token`, independent of which of its request forms was used.
 
+use std::sync::Arc;
+
 use actix_web::web;
 use serde_json::json;
 
 use chrono::NaiveDateTime;
 
 use crate::access::ScopeSet;
-use crate::api_keys::{self, AuthenticatedKey, KeyKind};
+use crate::api_keys::{KeyKind, KnownKey};
 use crate::audit::{self, Origin};
 use crate::clock;
 use crate::db::{self, models};
@@ -241,70 +243,93 @@ async fn attempt(
     // Before any database work: with no key to sign, no use is taken.
     let signing_key = state.signer()?;
 
-    let client_ip = request.origin.client_ip;
-    let (email, client_id) = (request.email, request.client_id);
-    let db_state = state.clone();
-    let (named, checked) = db::run(&state.pool, move |conn| {
-        let Some((key, plan)) = api_keys::find_presented(conn, &secret, now)? else {
-            return Ok((None, Err(ApiError::InvalidApiKey)));
-        };
-        let mut named = NamedKey {
-            id: key.id.clone(),
-            workspace_id: key.workspace_id.clone(),
-            rate: None,
-        };
-        let throttled = db_state.failures.blocked(
-            &key_throttle_key(&key.id),
-            FAILURES_PER_KEY,
-            now.and_utc().timestamp(),
-        );
-        if let Some(retry_after_secs) = throttled {
-            return Ok((
-                Some(named),
-                Err(ApiError::RateLimited {
-                    limit: FAILURES_PER_KEY,
-                    retry_after_secs,
-                }),
-            ));
-        }
-        // Every exchange presenting the key counts against its rate limit.
-        let rate = db_state
-            .limiter
-            .acquire(Subject::Key(&key.id), api_keys::rate_limit_of(&key, plan));
-        named.rate = Some(rate);
-        let checked = rate.check().and_then(|()| {
-            let lifetime = lifetime?;
-            let authenticated = api_keys::vet(conn, key, plan, client_ip, now)?;
-            check_identity(&authenticated, email.as_deref(), client_id.as_deref())?;
-            let scope = grant_scope(&authenticated.key.scopes(), requested_scope)?;
-            // Last, so a request refused for any other reason costs no use.
-            if authenticated.key.remaining.is_some()
-                && !models::api_keys::take_one_use(conn, &authenticated.key.id)?
-            {
-                return Err(ApiError::UsageExceeded);
-            }
-            Ok((authenticated, scope, lifetime))
-        });
-        Ok((Some(named), checked))
-    })
-    .await?;
-    let (authenticated, scope, lifetime) = match checked {
-        Ok(checked) => checked,
-        Err(error) => return Ok((named, Err(error))),
+    let Some(known) = find_known(state, &secret, now).await? else {
+        return Ok((None, Err(ApiError::InvalidApiKey)));
     };
+    let key = &known.key;
+    let mut named = NamedKey {
+        id: key.id.clone(),
+        workspace_id: key.workspace_id.clone(),
+        rate: None,
+    };
+    let throttled = state.failures.blocked(
+        &key_throttle_key(&key.id),
+        FAILURES_PER_KEY,
+        now.and_utc().timestamp(),
+    );
+    if let Some(retry_after_secs) = throttled {
+        let error = ApiError::RateLimited {
+            limit: FAILURES_PER_KEY,
+            retry_after_secs,
+        };
+        return Ok((Some(named), Err(error)));
+    }
+    // Every exchange presenting the key counts against its rate limit.
+    let rate = state
+        .limiter
+        .acquire(Subject::Key(&key.id), known.rate_limit());
+    named.rate = Some(rate);
+    let checked = rate.check().and_then(|()| {
+        let lifetime = lifetime?;
+        known.vet(request.origin.client_ip, now)?;
+        check_identity(
+            &known,
+            request.email.as_deref(),
+            request.client_id.as_deref(),
+        )?;
+        let scope = grant_scope(&key.scopes(), requested_scope)?;
+        Ok((scope, lifetime))
+    });
+    let (scope, lifetime) = match checked {
+        Ok(checked) => checked,
+        Err(error) => return Ok((Some(named), Err(error))),
+    };
+    // Last, so a request refused for any other reason costs no use.
+    if key.remaining.is_some() {
+        let id = key.id.clone();
+        let taken = db::run(&state.pool, move |conn| {
+            Ok(models::api_keys::take_one_use(conn, &id)?)
+        })
+        .await?;
+        if !taken {
+            return Ok((Some(named), Err(ApiError::UsageExceeded)));
+        }
+    }
 
-    let claims = claims_for(state, &authenticated, audience, &scope, lifetime, now);
+    let claims = claims_for(state, &known, audience, &scope, lifetime, now);
     let access_token = signing_key.sign_jwt(&claims)?;
-    state.usage.record(&authenticated.key.id, now);
+    state.usage.record(&key.id, now);
     Ok((
-        named,
+        Some(named),
         Ok(IssuedToken {
             access_token,
             expires_in: lifetime,
             scope: scope.to_space_separated(),
-            key_id: authenticated.key.id,
+            key_id: key.id.clone(),
         }),
     ))
+}
+
+/// The key a secret names, from the key cache or else the database (and
+/// then kept in the cache).
+async fn find_known(
+    state: &web::Data<AppState>,
+    secret: &Secret,
+    now: NaiveDateTime,
+) -> Result<Option<Arc<KnownKey>>, ApiError> {
+    let digest = secret.digest();
+    let cached = state.keys.get(&digest, now);
+    state.metrics.record_key_lookup(cached.is_some());
+    if cached.is_some() {
+        return Ok(cached);
+    }
+    let generation = state.keys.generation();
+    let found = db::run(&state.pool, {
+        let digest = digest.clone();
+        move |conn| KnownKey::find(conn, &digest, now)
+    })
+    .await?;
+    Ok(found.map(|known| state.keys.insert(&digest, generation, known)))
 }
 
 /// `expires_in` if asked (capped at the configured maximum), else the default.
@@ -324,13 +349,13 @@ fn token_lifetime(state: &AppState, requested: Option<i64>) -> Result<u32, ApiEr
 /// A personal key also needs its owner's email; `client_id`, when sent, must
 /// name the key (or, for personal keys, the owner).
 fn check_identity(
-    authenticated: &AuthenticatedKey,
+    known: &KnownKey,
     email: Option<&str>,
     client_id: Option<&str>,
 ) -> Result<(), ApiError> {
-    let key = &authenticated.key;
+    let key = &known.key;
     let client_id = client_id.map(str::trim).filter(|id| !id.is_empty());
-    match &authenticated.owner {
+    match &known.owner {
         Some(owner) => {
             // The form's client_id carries the email when no email field does.
             let presented = email.or(client_id).map(models::users::normalize_email);
@@ -363,16 +388,16 @@ fn grant_scope(held: &ScopeSet, requested: Option<ScopeSet>) -> Result<ScopeSet,
 
 fn claims_for(
     state: &AppState,
-    authenticated: &AuthenticatedKey,
+    known: &KnownKey,
     audience: String,
     scope: &ScopeSet,
     lifetime: u32,
     now: NaiveDateTime,
 ) -> AccessClaims {
-    let key = &authenticated.key;
+    let key = &known.key;
     let kind = key.kind();
     let issued_at = now.and_utc().timestamp();
-    let sub = match (&authenticated.owner, kind) {
+    let sub = match (&known.owner, kind) {
         (Some(owner), _) => owner.user.id.clone(),
         (None, KeyKind::Customer) => key.external_id.clone().unwrap_or_else(|| key.id.clone()),
         (None, _) => key.id.clone(),
@@ -390,11 +415,8 @@ fn claims_for(
         ws: key.workspace_id.clone(),
         kind,
         env: key.environment.clone(),
-        role: authenticated
-            .owner
-            .as_ref()
-            .map(|o| o.role.as_str().to_owned()),
-        email: authenticated.owner.as_ref().map(|o| o.user.email.clone()),
+        role: known.owner.as_ref().map(|o| o.role.as_str().to_owned()),
+        email: known.owner.as_ref().map(|o| o.user.email.clone()),
         partner: key.partner.clone(),
         cidr: key
             .allowed_cidrs()

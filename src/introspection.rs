@@ -69,7 +69,7 @@ pub fn secret(
     secret: &Secret,
     now: NaiveDateTime,
 ) -> Result<Option<Active>, ApiError> {
-    let Some((key, _plan)) = api_keys::find_presented(conn, secret, now)? else {
+    let Some((key, _plan)) = api_keys::find_presented(conn, &secret.digest(), now)? else {
         return Ok(None);
     };
     // Found by its digest, the secret is being presented now: only the

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use actix_web::http::Method;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::exchange::OUTCOMES;
@@ -36,6 +36,9 @@ pub struct Metrics {
     pool_connections: IntGaugeVec,
     pool_max: IntGauge,
     usage_pending: IntGauge,
+    key_cache_hits: IntCounter,
+    key_cache_misses: IntCounter,
+    key_cache_entries: IntGauge,
 }
 
 /// The pool's numbers at one moment (r2d2's `State`, plus its size).
@@ -107,6 +110,19 @@ impl Metrics {
             "Keys whose usage counts wait in memory for the next flush.",
         )
         .expect("valid metric");
+        let key_cache_lookups = IntCounterVec::new(
+            Opts::new(
+                "keymint_key_cache_lookups_total",
+                "Exchanges that found their key in memory (hit) or asked the database (miss).",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        let key_cache_entries = IntGauge::new(
+            "keymint_key_cache_entries",
+            "Keys held in memory by the key cache.",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(rate_limited.clone()),
@@ -116,6 +132,8 @@ impl Metrics {
             Box::new(pool_connections.clone()),
             Box::new(pool_max.clone()),
             Box::new(usage_pending.clone()),
+            Box::new(key_cache_lookups.clone()),
+            Box::new(key_cache_entries.clone()),
         ] {
             registry
                 .register(collector)
@@ -137,6 +155,19 @@ impl Metrics {
             pool_connections,
             pool_max,
             usage_pending,
+            // Resolved once: this is counted on every exchange.
+            key_cache_hits: key_cache_lookups.with_label_values(&["hit"]),
+            key_cache_misses: key_cache_lookups.with_label_values(&["miss"]),
+            key_cache_entries,
+        }
+    }
+
+    /// Counts one exchange's key lookup: from memory, or from the database.
+    pub fn record_key_lookup(&self, hit: bool) {
+        if hit {
+            self.key_cache_hits.inc();
+        } else {
+            self.key_cache_misses.inc();
         }
     }
 
@@ -165,6 +196,7 @@ impl Metrics {
         key_states: impl IntoIterator<Item = KeyState>,
         pool: PoolGauges,
         usage_pending: usize,
+        key_cache_entries: usize,
     ) -> String {
         let mut counts = [0_i64; 4];
         for state in key_states {
@@ -190,6 +222,8 @@ impl Metrics {
         self.pool_max.set(i64::from(pool.max));
         self.usage_pending
             .set(i64::try_from(usage_pending).unwrap_or(i64::MAX));
+        self.key_cache_entries
+            .set(i64::try_from(key_cache_entries).unwrap_or(i64::MAX));
 
         let mut text = Vec::new();
         TextEncoder::new()
@@ -260,7 +294,7 @@ mod tests {
         metrics.record_request("/auth/token", &Method::POST, 429);
         metrics.record_request(UNMATCHED_ROUTE, &Method::from_bytes(b"BREW").unwrap(), 404);
         metrics.record_exchange("issued", Duration::from_millis(3));
-        let text = metrics.render([KeyState::Active, KeyState::Retired], pool(), 5);
+        let text = metrics.render([KeyState::Active, KeyState::Retired], pool(), 5, 0);
         for line in [
             r#"keymint_http_requests_total{method="POST",route="/auth/token",status="200"} 1"#,
             r#"keymint_http_requests_total{method="other",route="unmatched",status="404"} 1"#,
@@ -287,6 +321,6 @@ mod tests {
     fn two_servers_keep_their_counts_apart() {
         let (a, b) = (Metrics::new(), Metrics::new());
         a.record_request("/healthz", &Method::GET, 200);
-        assert!(!b.render([], pool(), 0).contains("/healthz"));
+        assert!(!b.render([], pool(), 0, 0).contains("/healthz"));
     }
 }

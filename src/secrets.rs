@@ -125,6 +125,10 @@ impl SecretDigest {
         &self.0
     }
 
+    pub fn as_array(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// Constant-time comparison with a stored digest. The database lookup
     /// already matched by digest; this re-check keeps the final decision off
     /// any early-exit comparison.

@@ -3,15 +3,17 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use chrono::Duration as ChronoDuration;
 
+use crate::api_keys::cache::KeyCache;
 use crate::bootstrap::{self, Bootstrapped};
 use crate::config::{Config, ConfigError, redact_url};
-use crate::db::{self, SetupError};
+use crate::db::{self, SetupError, auth_version};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
@@ -117,9 +119,11 @@ impl Server {
                 address: config.bind.clone(),
                 source,
             })?);
+        let keys = KeyCache::new(config.key_cache_size, pool.auth_version().clone());
         let state = AppState {
             config,
             issuer,
+            keys,
             pool,
             signing,
             usage: UsageBuffer::default(),
@@ -197,6 +201,35 @@ impl Server {
                 {
                     let state = state.clone();
                     move || state.signing.reload().map_err(|e| e.to_string())
+                },
+            ),
+            every(
+                auth_version::CHECK_PERIOD,
+                "checking for changes to keys",
+                stopped.clone(),
+                {
+                    let state = state.clone();
+                    let failing = AtomicBool::new(false);
+                    move || {
+                        let auth_version = state.pool.auth_version();
+                        let checked =
+                            db::with_connection(&state.pool, |conn| Ok(auth_version.check(conn)?));
+                        // Said when checks start and stop failing, not 20
+                        // times a second.
+                        match checked {
+                            Ok(()) if failing.swap(false, Ordering::Relaxed) => {
+                                log::info!("checking for changes to keys works again");
+                            }
+                            Err(error) if !failing.swap(true, Ordering::Relaxed) => {
+                                return Err(format!(
+                                    "{}; exchanges use no cached key until it works",
+                                    error.detail()
+                                ));
+                            }
+                            _ => {}
+                        }
+                        Ok(())
+                    }
                 },
             ),
             every(self.usage_flush_period, "flushing usage counts", stopped, {

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::api_keys::cache::KeyCache;
 use crate::config::Config;
 use crate::db::Pool;
 use crate::error::ApiError;
@@ -19,6 +20,8 @@ pub struct AppState {
     /// `iss` of every token: configured, or derived from the bound address.
     pub issuer: String,
     pub pool: Pool,
+    /// Keys by secret, for exchanges that need no database work.
+    pub keys: KeyCache,
     pub signing: SigningKeys,
     pub usage: UsageBuffer,
     /// Failed logins (and exchanges) per IP and per target.

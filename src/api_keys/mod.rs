@@ -1,6 +1,7 @@
 //! API keys as the service sees them: kinds, issuing a new key with its
 //! one-time secret, and authenticating a presented secret.
 
+pub mod cache;
 pub mod kind;
 pub mod manage;
 pub mod personal;
@@ -16,7 +17,7 @@ use crate::db::DbConnection;
 use crate::db::models::workspaces::Plan;
 use crate::db::models::{self, api_keys::ApiKey, memberships, users::User};
 use crate::error::ApiError;
-use crate::secrets::Secret;
+use crate::secrets::{Secret, SecretDigest};
 
 pub use kind::KeyKind;
 
@@ -129,26 +130,27 @@ pub fn rate_limit_of(key: &ApiKey, plan: Plan) -> u32 {
 
 /// Authenticates a presented secret: known, not revoked, not expired, its
 /// owner still a member (personal keys), and the caller inside its
-/// `allowed_cidrs`. Shared by the exchange and by direct use on the API.
+/// `allowed_cidrs`. Direct use on the API; the exchange goes through
+/// [`KnownKey`] and the key cache.
 pub fn authenticate(
     conn: &mut DbConnection,
     secret: &Secret,
     client_ip: Option<IpAddr>,
     now: NaiveDateTime,
 ) -> Result<AuthenticatedKey, ApiError> {
-    let (key, plan) = find_presented(conn, secret, now)?.ok_or(ApiError::InvalidApiKey)?;
+    let (key, plan) =
+        find_presented(conn, &secret.digest(), now)?.ok_or(ApiError::InvalidApiKey)?;
     vet(conn, key, plan, client_ip, now)
 }
 
-/// The key a secret names (current secret, or previous one in its grace
-/// period) with its workspace's plan, whatever its state; `None` if it
-/// names none.
+/// The key a secret's digest names (current secret, or previous one in its
+/// grace period) with its workspace's plan, whatever its state; `None` if
+/// it names none.
 pub fn find_presented(
     conn: &mut DbConnection,
-    secret: &Secret,
+    digest: &SecretDigest,
     now: NaiveDateTime,
 ) -> Result<Option<(ApiKey, Plan)>, ApiError> {
-    let digest = secret.digest();
     let found = models::api_keys::find_by_digest(conn, digest.as_bytes(), now)?;
     Ok(found.filter(|(key, _)| {
         digest.matches(&key.secret_digest)
@@ -176,8 +178,7 @@ pub fn authenticate_by_id(
     })
 }
 
-/// The checks every use of a key passes: not revoked, not expired, owner
-/// still a member (personal keys), caller inside `allowed_cidrs`.
+/// Loads what checking a key reads, then makes the checks.
 pub fn vet(
     conn: &mut DbConnection,
     key: ApiKey,
@@ -185,29 +186,102 @@ pub fn vet(
     client_ip: Option<IpAddr>,
     now: NaiveDateTime,
 ) -> Result<AuthenticatedKey, ApiError> {
+    let owner = owner_of(conn, &key)?;
+    check(&key, owner.as_ref(), client_ip, now)?;
+    Ok(AuthenticatedKey { key, owner, plan })
+}
+
+/// The checks every use of a key passes: not revoked, not expired, owner
+/// still a member (personal keys), caller inside `allowed_cidrs`.
+fn check(
+    key: &ApiKey,
+    owner: Option<&KeyOwner>,
+    client_ip: Option<IpAddr>,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
     if key.revoked_at.is_some() {
         return Err(ApiError::InvalidApiKey);
     }
     if key.is_expired_at(now) {
         return Err(ApiError::ApiKeyExpired);
     }
-    let owner = match key.kind() {
-        KeyKind::Personal => Some(owner_of(conn, &key)?),
-        _ => None,
-    };
+    if key.kind() == KeyKind::Personal && owner.is_none() {
+        return Err(ApiError::InvalidApiKey);
+    }
     if let Some(allowed) = key.allowed_cidrs()
         && !client_ip.is_some_and(|ip| allowed.iter().any(|cidr| cidr.contains(&ip)))
     {
         return Err(ApiError::IpNotAllowed);
     }
-    Ok(AuthenticatedKey { key, owner, plan })
+    Ok(())
 }
 
-/// A personal key works only while its user is still a member.
-fn owner_of(conn: &mut DbConnection, key: &ApiKey) -> Result<KeyOwner, ApiError> {
-    let user_id = key.user_id.as_deref().ok_or(ApiError::InvalidApiKey)?;
-    let user = models::users::find(conn, user_id)?.ok_or(ApiError::InvalidApiKey)?;
-    let role =
-        memberships::role_of(conn, &key.workspace_id, user_id)?.ok_or(ApiError::InvalidApiKey)?;
-    Ok(KeyOwner { user, role })
+/// A key as a presented secret found it, with everything checking it reads
+/// (its workspace's plan; for a personal key, its owner): what the key
+/// cache holds. It holds no decision: [`KnownKey::vet`] runs on every use.
+pub struct KnownKey {
+    pub key: ApiKey,
+    pub plan: Plan,
+    /// A personal key's owner while still a member; `None` for other kinds.
+    pub owner: Option<KeyOwner>,
+    /// Set when the secret was the key's previous one: it names the key only
+    /// until its grace period ends.
+    previous_secret_dies_at: Option<NaiveDateTime>,
+}
+
+impl KnownKey {
+    /// The key `digest` names now, loaded for checking; `None` if none.
+    pub fn find(
+        conn: &mut DbConnection,
+        digest: &SecretDigest,
+        now: NaiveDateTime,
+    ) -> Result<Option<Self>, ApiError> {
+        let Some((key, plan)) = find_presented(conn, digest, now)? else {
+            return Ok(None);
+        };
+        let owner = owner_of(conn, &key)?;
+        let previous_secret_dies_at = if digest.matches(&key.secret_digest) {
+            None
+        } else {
+            key.previous_secret_expires_at
+        };
+        Ok(Some(Self {
+            key,
+            plan,
+            owner,
+            previous_secret_dies_at,
+        }))
+    }
+
+    /// Whether the secret that found this key still names it at `now`.
+    pub fn is_named_at(&self, now: NaiveDateTime) -> bool {
+        self.previous_secret_dies_at
+            .is_none_or(|dies_at| dies_at > now)
+    }
+
+    /// The checks of [`vet`], on what was loaded.
+    pub fn vet(&self, client_ip: Option<IpAddr>, now: NaiveDateTime) -> Result<(), ApiError> {
+        check(&self.key, self.owner.as_ref(), client_ip, now)
+    }
+
+    /// Requests per second: the key's own `rate_limit`, else its plan's.
+    pub fn rate_limit(&self) -> u32 {
+        rate_limit_of(&self.key, self.plan)
+    }
+}
+
+/// A personal key's owner while still a member of the key's workspace;
+/// `None` for other kinds, or when the owner is gone.
+fn owner_of(conn: &mut DbConnection, key: &ApiKey) -> Result<Option<KeyOwner>, ApiError> {
+    if key.kind() != KeyKind::Personal {
+        return Ok(None);
+    }
+    let Some(user_id) = key.user_id.as_deref() else {
+        return Ok(None);
+    };
+    let Some(user) = models::users::find(conn, user_id)? else {
+        return Ok(None);
+    };
+    let role = memberships::role_of(conn, &key.workspace_id, user_id)?;
+    Ok(role.map(|role| KeyOwner { user, role }))
 }

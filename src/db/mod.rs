@@ -4,9 +4,11 @@
 //! Handlers never touch a connection on an async worker: they call [`run`],
 //! which checks one out on actix's blocking thread pool.
 
+pub mod auth_version;
 pub mod models;
 pub mod schema;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::{SimpleConnection, TransactionManager};
@@ -15,6 +17,8 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::ApiError;
+
+pub use auth_version::AuthVersion;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -33,7 +37,34 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
-pub type Pool = r2d2::Pool<Manager>;
+/// Connections to one database, and how fresh this server's view of what
+/// authentication reads is (shared by every clone).
+#[derive(Clone)]
+pub struct Pool {
+    connections: r2d2::Pool<Manager>,
+    auth_version: Arc<AuthVersion>,
+}
+
+pub type PooledConnection = r2d2::PooledConnection<Manager>;
+
+impl Pool {
+    /// A connection, waiting at most `CHECKOUT_TIMEOUT`. Blocking.
+    pub fn get(&self) -> Result<PooledConnection, r2d2::PoolError> {
+        self.connections.get()
+    }
+
+    pub fn max_size(&self) -> u32 {
+        self.connections.max_size()
+    }
+
+    pub fn state(&self) -> r2d2::State {
+        self.connections.state()
+    }
+
+    pub fn auth_version(&self) -> &Arc<AuthVersion> {
+        &self.auth_version
+    }
+}
 
 /// Where the database lives, parsed from `DATABASE_URL`.
 #[derive(Clone, PartialEq, Eq)]
@@ -134,7 +165,8 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, SetupError> {
         target: Target::parse(url)?,
     };
     manager.connect()?;
-    Ok(r2d2::Pool::builder()
+    let replicated = matches!(manager.target, Target::Postgres { .. });
+    let connections = r2d2::Pool::builder()
         .max_size(max_size)
         // No `SELECT 1` round trip before every request: a connection that
         // fails is marked broken by `run` and discarded on return instead.
@@ -142,7 +174,11 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, SetupError> {
         // Grow on demand rather than opening every connection at start.
         .min_idle(Some(max_size.min(2)))
         .connection_timeout(CHECKOUT_TIMEOUT)
-        .build(manager)?)
+        .build(manager)?;
+    Ok(Pool {
+        connections,
+        auth_version: Arc::new(AuthVersion::new(replicated)),
+    })
 }
 
 /// Applies pending migrations of the pool's backend; returns how many ran.
@@ -173,27 +209,42 @@ pub fn ping(pool: &Pool) -> bool {
 }
 
 /// Runs blocking database work on actix's blocking pool with a pooled
-/// connection. A pool that cannot hand out a connection is a 503.
+/// connection. A pool that cannot hand out a connection is a 503. Work that
+/// changed what authentication reads is settled (see [`AuthVersion`])
+/// before this returns, so the caller's answer comes after every replica
+/// stopped trusting what it had cached.
 pub async fn run<T, F>(pool: &Pool, work: F) -> Result<T, ApiError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
-    let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get()?;
-        let result = work(&mut conn);
-        if matches!(result, Err(ApiError::Unavailable)) {
-            // The connection is lost: never hand it out again. The request
-            // that found out fails closed; the next one gets a new connection.
-            <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(
-                &mut conn,
-            )
-            .set_in_error();
-        }
-        result
+    let connections = pool.clone();
+    let (result, changed) = actix_web::web::block(move || {
+        auth_version::noting_changes(|| with_connection(&connections, work))
     })
-    .await?
+    .await?;
+    if changed {
+        pool.auth_version.settle_write().await;
+    }
+    result
+}
+
+/// Runs blocking `work` on a pooled connection, here and now.
+pub fn with_connection<T>(
+    pool: &Pool,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let mut conn = pool.get()?;
+    let result = work(&mut conn);
+    if matches!(result, Err(ApiError::Unavailable)) {
+        // The connection is lost: never hand it out again. The request that
+        // found out fails closed; the next one gets a new connection.
+        <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(
+            &mut conn,
+        )
+        .set_in_error();
+    }
+    result
 }
 
 #[cfg(test)]

@@ -97,6 +97,13 @@ diesel::table! {
 
 diesel::joinable!(environments -> workspaces (workspace_id));
 diesel::joinable!(memberships -> workspaces (workspace_id));
+diesel::table! {
+    auth_versions (source) {
+        source -> Text,
+        version -> BigInt,
+    }
+}
+
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invitations -> workspaces (workspace_id));
 diesel::joinable!(api_keys -> workspaces (workspace_id));

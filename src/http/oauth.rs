@@ -142,7 +142,7 @@ pub async fn revoke(
         let origin = origin(&request, &state);
         db::run(&state.pool, move |conn| {
             let now = clock::now();
-            let Some((key, _plan)) = api_keys::find_presented(conn, &secret, now)? else {
+            let Some((key, _plan)) = api_keys::find_presented(conn, &secret.digest(), now)? else {
                 return Ok(());
             };
             if key.revoked_at.is_some() {

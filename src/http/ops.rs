@@ -51,6 +51,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             max: state.pool.max_size(),
         },
         state.usage.pending_keys(),
+        state.keys.len(),
     );
     HttpResponse::Ok()
         .content_type(metrics::CONTENT_TYPE)

@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use crate::helpers::{Backend, assert_error, spawn_app};
+use std::time::Duration;
+
+use crate::helpers::{Backend, assert_error, eventually, spawn_app};
 
 async fn bad_requests_get_contract_errors(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
@@ -116,6 +118,13 @@ async fn postgres_lost_database_fails_closed_with_503() {
         200
     );
     app.db.drop_postgres_database();
+    // The key cache answers for at most a lease after the database's last
+    // word; the first failed check ends that.
+    let auth_version = app.state.pool.auth_version();
+    eventually(Duration::from_secs(5), "a failed check", || async {
+        (!auth_version.vouches()).then_some(())
+    })
+    .await;
     assert_error(
         app.exchange_bearer(&app.bootstrap.secret).await,
         503,

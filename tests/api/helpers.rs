@@ -227,9 +227,17 @@ impl TestApp {
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     ) -> T {
-        keymint::db::run(&self.state.pool, work)
+        let done = keymint::db::run(&self.state.pool, work)
             .await
-            .unwrap_or_else(|e| panic!("database: {e:?}"))
+            .unwrap_or_else(|e| panic!("database: {e:?}"));
+        // Written behind the server's back, as an operator's SQL would be:
+        // wait until its check for changes has seen the write.
+        self.state
+            .pool
+            .auth_version()
+            .seen_changes_until_now()
+            .await;
+        done
     }
 
     /// Stores a key directly (the management API is not under test here)
@@ -253,12 +261,22 @@ impl TestApp {
     }
 
     pub async fn exchange_bearer(&self, secret: &str) -> reqwest::Response {
-        self.client
-            .post(self.url("/auth/token"))
-            .bearer_auth(secret)
-            .send()
-            .await
-            .expect("request")
+        exchange_bearer(&self.client, &self.url("/auth/token"), secret).await
+    }
+
+    /// A second replica: another server on this app's database and keys
+    /// folder, serving until the test ends.
+    pub async fn replica(&self) -> Replica {
+        let server = Server::build(test_config(&self.db, self.keys_dir()))
+            .expect("replica starts")
+            .with_usage_flush_period(std::time::Duration::from_secs(24 * 3600));
+        assert!(server.bootstrapped.is_none(), "the database is shared");
+        let base = format!("http://{}", server.local_addr());
+        tokio::spawn(server.run());
+        Replica {
+            base,
+            client: http_client(),
+        }
     }
 
     pub async fn exchange_json(&self, body: Value) -> reqwest::Response {
@@ -449,6 +467,39 @@ impl TestApp {
 /// An HTTP client for the tests. reqwest is built without a rustls crypto
 /// provider (keymint is ring-only, never aws-lc-rs), so ring is installed
 /// first, as keymint's verifier does.
+/// Another server on a [`TestApp`]'s database: see [`TestApp::replica`].
+pub struct Replica {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Replica {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn exchange_bearer(&self, secret: &str) -> reqwest::Response {
+        exchange_bearer(&self.client, &self.url("/auth/token"), secret).await
+    }
+}
+
+async fn exchange_bearer(client: &reqwest::Client, url: &str, secret: &str) -> reqwest::Response {
+    client
+        .post(url)
+        .bearer_auth(secret)
+        .send()
+        .await
+        .expect("request")
+}
+
+/// The value of the Prometheus sample whose name and labels are exactly
+/// `series`, in a `/metrics` text.
+pub fn metric_sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
 pub fn http_client() -> reqwest::Client {
     // Err only means a provider is installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -14,6 +14,7 @@ mod https;
 mod interop;
 mod interop_clients;
 mod introspection;
+mod key_cache;
 mod key_folder;
 mod keys;
 mod metrics;

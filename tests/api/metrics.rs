@@ -16,12 +16,7 @@ async fn scrape(app: &TestApp) -> String {
     response.text().await.unwrap()
 }
 
-/// The value of the sample whose name and labels are exactly `series`.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
+use crate::helpers::metric_sample as sample;
 
 async fn metrics_count_requests_by_route_and_exchanges_by_outcome(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {

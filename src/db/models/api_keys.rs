@@ -283,6 +283,7 @@ pub fn update(conn: &mut DbConnection, id: &str, changes: &KeyChanges) -> QueryR
     if changes.name.is_none() && changes.scopes.is_none() && changes.rate_limit.is_none() {
         return Ok(());
     }
+    crate::db::auth_version::note_change();
     diesel::update(api_keys::table.find(id))
         .set(changes)
         .execute(conn)
@@ -291,6 +292,7 @@ pub fn update(conn: &mut DbConnection, id: &str, changes: &KeyChanges) -> QueryR
 
 /// Revokes a key now; a key revoked already keeps its first `revoked_at`.
 pub fn revoke(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    crate::db::auth_version::note_change();
     diesel::update(
         api_keys::table
             .find(id)
@@ -312,6 +314,7 @@ pub fn rotate(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     let previous = old_secret_dies_at.map(|_| key.secret_digest.clone());
+    crate::db::auth_version::note_change();
     diesel::update(api_keys::table.find(&key.id))
         .set((
             api_keys::secret_digest.eq(new_digest),
@@ -331,6 +334,7 @@ pub fn revoke_personal(
     user_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
+    crate::db::auth_version::note_change();
     diesel::update(
         api_keys::table
             .filter(api_keys::workspace_id.eq(workspace_id))

@@ -147,6 +147,7 @@ pub fn update(conn: &mut DbConnection, id: &str, changes: &WorkspaceChanges) -> 
     if changes.name.is_none() && changes.plan.is_none() && changes.portal_origins.is_none() {
         return Ok(());
     }
+    crate::db::auth_version::note_change();
     diesel::update(workspaces::table.find(id))
         .set(changes)
         .execute(conn)

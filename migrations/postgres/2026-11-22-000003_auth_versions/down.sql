@@ -1,0 +1,12 @@
+DROP TRIGGER users_auth_delete ON users;
+DROP TRIGGER users_auth_update ON users;
+DROP TRIGGER memberships_auth_delete ON memberships;
+DROP TRIGGER memberships_auth_update ON memberships;
+DROP TRIGGER memberships_auth_insert ON memberships;
+DROP TRIGGER workspaces_auth_delete ON workspaces;
+DROP TRIGGER workspaces_auth_update ON workspaces;
+DROP TRIGGER api_keys_auth_delete ON api_keys;
+DROP TRIGGER api_keys_auth_budget ON api_keys;
+DROP TRIGGER api_keys_auth_update ON api_keys;
+DROP FUNCTION keymint_auth_changed();
+DROP TABLE auth_versions;

@@ -1,0 +1,11 @@
+DROP TRIGGER users_auth_delete;
+DROP TRIGGER users_auth_update;
+DROP TRIGGER memberships_auth_delete;
+DROP TRIGGER memberships_auth_update;
+DROP TRIGGER memberships_auth_insert;
+DROP TRIGGER workspaces_auth_delete;
+DROP TRIGGER workspaces_auth_update;
+DROP TRIGGER api_keys_auth_delete;
+DROP TRIGGER api_keys_auth_budget;
+DROP TRIGGER api_keys_auth_update;
+DROP TABLE auth_versions;

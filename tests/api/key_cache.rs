@@ -1,0 +1,145 @@
+//! The key cache: exchanges answered from memory, and every change to what
+//! authentication reads reaching every replica before the change is
+//! answered (README, "Key cache").
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Backend, TestApp, assert_error, eventually, metric_sample, spawn_app, spawn_app_with,
+    status_and_json, unverified_claims,
+};
+
+async fn lookups(client: &reqwest::Client, metrics_url: String, result: &str) -> f64 {
+    let text = client.get(metrics_url).send().await.unwrap().text().await;
+    let series = format!("keymint_key_cache_lookups_total{{result=\"{result}\"}}");
+    metric_sample(&text.unwrap(), &series).unwrap_or_else(|| panic!("no {series}"))
+}
+
+async fn scope_of_token(response: reqwest::Response) -> String {
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, 200, "{body}");
+    let claims = unverified_claims(body["access_token"].as_str().unwrap());
+    claims["scope"].as_str().unwrap().to_owned()
+}
+
+async fn read_write_key(app: &TestApp) -> (String, String) {
+    let created = app
+        .create_key(
+            json!({ "name": "cached", "kind": "workspace", "scopes": ["keys:read", "keys:write"] }),
+        )
+        .await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    (created["id"].as_str().unwrap().to_owned(), secret)
+}
+
+async fn patch_scopes(app: &TestApp, id: &str, scopes: Value) {
+    let path = app.ws_path(&format!("/keys/{id}"));
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &path,
+            &app.bootstrap.secret,
+            Some(json!({ "scopes": scopes })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn exchanges_come_from_memory_until_the_key_changes(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (id, secret) = read_write_key(&app).await;
+    // The first exchange may come before the server's first check vouches
+    // for its cache; within a few checks, exchanges are answered from it.
+    let metrics = || app.url("/metrics");
+    eventually(std::time::Duration::from_secs(5), "a cache hit", || async {
+        assert_eq!(app.exchange_bearer(&secret).await.status(), 200);
+        let hits = lookups(&app.client, metrics(), "hit").await;
+        (hits >= 1.0).then_some(())
+    })
+    .await;
+    let hits = lookups(&app.client, metrics(), "hit").await;
+    assert_eq!(app.exchange_bearer(&secret).await.status(), 200);
+    assert_eq!(lookups(&app.client, metrics(), "hit").await, hits + 1.0);
+
+    // A change is seen by the very next exchange, cached or not.
+    patch_scopes(&app, &id, json!(["keys:read"])).await;
+    assert_eq!(
+        scope_of_token(app.exchange_bearer(&secret).await).await,
+        "keys:read"
+    );
+    let path = app.ws_path(&format!("/keys/{id}"));
+    let (status, _) = app
+        .call(Method::DELETE, &path, &app.bootstrap.secret, None)
+        .await;
+    assert_eq!(status, 204);
+    assert_error(app.exchange_bearer(&secret).await, 401, "invalid_api_key").await;
+}
+
+async fn a_cache_of_size_zero_asks_the_database_every_time(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |config| config.key_cache_size = 0).await else {
+        return;
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            app.exchange_bearer(&app.bootstrap.secret).await.status(),
+            200
+        );
+    }
+    let metrics = app.url("/metrics");
+    assert_eq!(lookups(&app.client, metrics.clone(), "hit").await, 0.0);
+    assert_eq!(lookups(&app.client, metrics, "miss").await, 3.0);
+}
+
+crate::on_both_backends!(
+    exchanges_come_from_memory_until_the_key_changes,
+    a_cache_of_size_zero_asks_the_database_every_time,
+);
+
+/// Two replicas on one PostgreSQL: once a change made on one is answered,
+/// the other no longer answers from what it had cached, with no waiting in
+/// between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_changes_on_one_replica_are_seen_by_the_next_request_on_another() {
+    let Some(a) = spawn_app(Backend::Postgres).await else {
+        return;
+    };
+    let b = a.replica().await;
+    let (id, secret) = read_write_key(&a).await;
+    let b_metrics = || b.url("/metrics");
+    eventually(
+        std::time::Duration::from_secs(5),
+        "a cache hit on b",
+        || async {
+            assert_eq!(b.exchange_bearer(&secret).await.status(), 200);
+            let hits = lookups(&b.client, b_metrics(), "hit").await;
+            (hits >= 1.0).then_some(())
+        },
+    )
+    .await;
+
+    patch_scopes(&a, &id, json!(["keys:read"])).await;
+    assert_eq!(
+        scope_of_token(b.exchange_bearer(&secret).await).await,
+        "keys:read"
+    );
+
+    let rotate = a.ws_path(&format!("/keys/{id}/rotate"));
+    let (status, rotated) = a
+        .call(Method::POST, &rotate, &a.bootstrap.secret, None)
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    assert_error(b.exchange_bearer(&secret).await, 401, "invalid_api_key").await;
+    let new_secret = rotated["secret"].as_str().unwrap();
+    assert_eq!(b.exchange_bearer(new_secret).await.status(), 200);
+    assert_eq!(b.exchange_bearer(new_secret).await.status(), 200);
+
+    let path = a.ws_path(&format!("/keys/{id}"));
+    let (status, _) = a
+        .call(Method::DELETE, &path, &a.bootstrap.secret, None)
+        .await;
+    assert_eq!(status, 204);
+    assert_error(b.exchange_bearer(new_secret).await, 401, "invalid_api_key").await;
+}
