@@ -1,10 +1,12 @@
 //! The exchange benchmark: `bash bench/run.sh` (see bench/README.md).
 //!
 //! For each backend and key count: a fresh database seeded through the
-//! library, the release binary started on it, exchanges at saturation
-//! (closed loop), then p50/p99 at half that rate (open loop), the server's
-//! CPU time per exchange and its peak RSS; and ring's ES256 signing rate as
-//! the floor. Not part of `cargo test`: a `harness = false` bench target.
+//! library; then, for each number of keys in use (all of them, and `--hot`
+//! of them when there are more), the release binary started on it,
+//! exchanges at saturation (closed loop), then p50/p99 at half that rate
+//! (open loop), the server's CPU time per exchange and its peak RSS; and
+//! ring's ES256 signing rate as the floor. Not part of `cargo test`: a
+//! `harness = false` bench target.
 
 mod floor;
 mod load;
@@ -27,6 +29,11 @@ struct Args {
     backends: Vec<String>,
     #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
     keys: Vec<usize>,
+    /// Keys in use in the extra run of a database with more keys than
+    /// this: the traffic of a store where most keys sit idle, which the
+    /// key cache holds. Every database also runs with all its keys in use.
+    #[arg(long, default_value_t = 1000)]
+    hot: usize,
     /// PostgreSQL server, without a database name: one is created per run.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
     postgres: String,
@@ -44,6 +51,7 @@ struct Args {
 struct Row {
     backend: String,
     keys: usize,
+    in_use: usize,
     saturation: f64,
     errors: u64,
     p50_ms: f64,
@@ -63,7 +71,7 @@ fn main() {
     let mut rows = Vec::new();
     for backend in &args.backends {
         for &keys in &args.keys {
-            rows.push(runtime.block_on(scenario(&args, backend, keys, seconds)));
+            rows.extend(runtime.block_on(scenario(&args, backend, keys, seconds)));
         }
     }
     let one = floor::es256_signs_per_second(1, Duration::from_secs(2));
@@ -71,18 +79,40 @@ fn main() {
     print_report(&rows, one, two);
 }
 
-async fn scenario(args: &Args, backend: &str, keys: usize, seconds: Duration) -> Row {
+async fn scenario(args: &Args, backend: &str, keys: usize, seconds: Duration) -> Vec<Row> {
     let db = match backend {
         "sqlite" => seed::BenchDb::sqlite(),
         "postgres" => seed::BenchDb::postgres(&args.postgres),
         other => panic!("unknown backend {other}: sqlite or postgres"),
     };
     let seeding = Instant::now();
-    let secrets = Arc::new(seed::seed(&db, keys));
+    let secrets = seed::seed(&db, keys);
     eprintln!(
         "{backend}: {keys} keys inserted in {:.1?}",
         seeding.elapsed()
     );
+    let mut in_use = vec![args.hot.min(keys), keys];
+    in_use.dedup();
+    let mut rows = Vec::new();
+    for in_use in in_use {
+        // The first keys: the seed gives each a random secret, so any
+        // `in_use` of them are as good as a random sample.
+        let used = Arc::new(secrets[..in_use].to_vec());
+        rows.push(run(args, &db, backend, keys, used, seconds).await);
+    }
+    rows
+}
+
+/// One row: a fresh server on `db`, exchanging the `secrets` given.
+async fn run(
+    args: &Args,
+    db: &seed::BenchDb,
+    backend: &str,
+    keys: usize,
+    secrets: Arc<Vec<String>>,
+    seconds: Duration,
+) -> Row {
+    let in_use = secrets.len();
     let server = server::Server::start(&args.server, &db.url);
     let addr = server.addr.clone();
 
@@ -99,13 +129,14 @@ async fn scenario(args: &Args, backend: &str, keys: usize, seconds: Duration) ->
     let cpu_used = server.cpu_micros() - cpu_before;
     let rate = saturated.per_second();
     eprintln!(
-        "{backend}/{keys}: {rate:.0} exchanges/s at saturation ({} errors)",
+        "{backend}/{keys} ({in_use} in use): {rate:.0} exchanges/s at saturation ({} errors)",
         saturated.errors
     );
     let mut half = load::paced(&addr, secrets, args.connections, seconds, rate / 2.0).await;
     let row = Row {
         backend: backend.to_owned(),
         keys,
+        in_use,
         saturation: rate,
         errors: saturated.errors + half.errors,
         p50_ms: half.percentile_ms(50.0),
@@ -122,14 +153,15 @@ fn print_report(rows: &[Row], one_core: f64, two_threads: f64) {
     println!("machine: {}", machine());
     println!();
     println!(
-        "| backend | keys | exchanges/s (saturation) | p50 ms @ half | p99 ms @ half (achieved/s) | server CPU µs/exchange | peak RSS MiB | errors |"
+        "| backend | keys | in use | exchanges/s (saturation) | p50 ms @ half | p99 ms @ half (achieved/s) | server CPU µs/exchange | peak RSS MiB | errors |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} ({:.0}) | {:.1} | {:.1} | {} |",
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} ({:.0}) | {:.1} | {:.1} | {} |",
             r.backend,
             r.keys,
+            r.in_use,
             r.saturation,
             r.p50_ms,
             r.p99_ms,
@@ -140,13 +172,13 @@ fn print_report(rows: &[Row], one_core: f64, two_threads: f64) {
         );
     }
     println!(
-        "| floor: ring ES256 sign | | {one_core:.0} per core ({:.1} µs); {two_threads:.0} on 2 threads | | | | | |",
+        "| floor: ring ES256 sign | | | {one_core:.0} per core ({:.1} µs); {two_threads:.0} on 2 threads | | | | | |",
         1e6 / one_core
     );
     println!();
-    let find = |backend: &str, keys: usize| {
+    let find = |backend: &str, keys: usize, in_use: usize| {
         rows.iter()
-            .find(|r| r.backend == backend && r.keys == keys)
+            .find(|r| r.backend == backend && r.keys == keys && r.in_use == in_use)
             .map(|r| r.saturation)
     };
     let (small, large) = (
@@ -154,17 +186,30 @@ fn print_report(rows: &[Row], one_core: f64, two_threads: f64) {
         rows.iter().map(|r| r.keys).max().unwrap_or(0),
     );
     for backend in ["sqlite", "postgres"] {
-        if let (Some(a), Some(b)) = (find(backend, small), find(backend, large))
-            && small != large
-        {
-            println!("{backend}: {large} keys / {small} keys = {:.2}", b / a);
+        let Some(base) = find(backend, small, small) else {
+            continue;
+        };
+        for in_use in [small, large] {
+            if let Some(rate) = find(backend, large, in_use)
+                && large != small
+            {
+                println!(
+                    "{backend}: {large} keys ({in_use} in use) / {small} keys = {:.2}",
+                    rate / base
+                );
+            }
         }
     }
-    let mut key_counts = vec![small, large];
-    key_counts.dedup();
-    for keys in key_counts {
-        if let (Some(s), Some(p)) = (find("sqlite", keys), find("postgres", keys)) {
-            println!("{keys} keys: postgres / sqlite = {:.2}", p / s);
+    for r in rows {
+        if r.backend == "postgres"
+            && let Some(sqlite) = find("sqlite", r.keys, r.in_use)
+        {
+            println!(
+                "{} keys ({} in use): postgres / sqlite = {:.2}",
+                r.keys,
+                r.in_use,
+                r.saturation / sqlite
+            );
         }
     }
 }

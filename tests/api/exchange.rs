@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use keymint::access::{Role, ScopeSet};
 use keymint::api_keys::KeyKind;
+use keymint::db::models::api_keys as api_keys_model;
 use keymint::db::schema::api_keys;
 use serde_json::{Value, json};
 
@@ -367,6 +368,25 @@ async fn exchanges_count_usage_in_memory_until_flushed(backend: Backend) {
     assert!(age < chrono::Duration::seconds(60), "{age}");
 }
 
+/// Replicas flush their own counts: they add up, and `last_used_at` only
+/// moves forward, whatever order the flushes land in.
+async fn flushed_counts_add_up_and_last_use_only_moves_forward(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (key_id, _) = app.insert_key(|_| {}).await;
+    let later = chrono::DateTime::from_timestamp(1_800_000_000, 0)
+        .unwrap()
+        .naive_utc();
+    let earlier = later - chrono::Duration::seconds(30);
+    for (uses, at) in [(2, later), (3, earlier)] {
+        let id = key_id.clone();
+        app.with_db(move |conn| Ok(api_keys_model::add_usage(conn, &id, uses, at)?))
+            .await;
+    }
+    assert_eq!(usage_of(&app, &key_id).await, (5, Some(later)));
+}
+
 async fn usage_of(app: &TestApp, key_id: &str) -> (i64, Option<chrono::NaiveDateTime>) {
     let id = key_id.to_owned();
     app.with_db(move |conn| {
@@ -389,4 +409,5 @@ crate::on_both_backends!(
     cidrs_environment_and_partner_travel_in_the_token,
     customer_keys_name_the_customer_as_subject,
     exchanges_count_usage_in_memory_until_flushed,
+    flushed_counts_add_up_and_last_use_only_moves_forward,
 );

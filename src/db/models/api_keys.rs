@@ -1,7 +1,9 @@
 //! API keys: one table for every kind, looked up by secret digest.
 
 use chrono::NaiveDateTime;
+use diesel::dsl::case_when;
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Timestamp};
 
 use crate::access::ScopeSet;
 use crate::api_keys::KeyKind;
@@ -172,26 +174,37 @@ pub fn take_one_use(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
 }
 
 /// Adds buffered uses to a key. Additive, so several replicas flushing their
-/// own counts sum up; `last_used_at` only moves forward.
+/// own counts sum up; `last_used_at` only moves forward. One statement per
+/// key: a flush after busy seconds on a large store writes tens of
+/// thousands of keys, and runs on the backend's own connection, where the
+/// prepared statement is reused.
 pub fn add_usage(
     conn: &mut DbConnection,
     id: &str,
     uses: i64,
     last_used_at: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::update(api_keys::table.find(id))
-        .set(api_keys::usage_count.eq(api_keys::usage_count + uses))
-        .execute(conn)?;
-    diesel::update(
-        api_keys::table.find(id).filter(
-            api_keys::last_used_at
-                .is_null()
-                .or(api_keys::last_used_at.lt(last_used_at)),
-        ),
-    )
-    .set(api_keys::last_used_at.eq(last_used_at))
-    .execute(conn)?;
-    Ok(())
+    macro_rules! add {
+        ($conn:expr) => {
+            diesel::update(api_keys::table.find(id))
+                .set((
+                    api_keys::usage_count.eq(api_keys::usage_count + uses),
+                    api_keys::last_used_at.eq(case_when(
+                        api_keys::last_used_at
+                            .is_null()
+                            .or(api_keys::last_used_at.lt(last_used_at)),
+                        Some(last_used_at).into_sql::<Nullable<Timestamp>>(),
+                    )
+                    .otherwise(api_keys::last_used_at)),
+                ))
+                .execute($conn)
+        };
+    }
+    match conn {
+        DbConnection::Pg(conn) => add!(conn),
+        DbConnection::Sqlite(conn) => add!(conn),
+    }
+    .map(drop)
 }
 
 /// Filters of the key list; `None` means any.
