@@ -483,7 +483,12 @@ impl Replica {
     }
 }
 
-async fn exchange_bearer(client: &reqwest::Client, url: &str, secret: &str) -> reqwest::Response {
+/// `POST url` with `secret` as the Bearer credential.
+pub async fn exchange_bearer(
+    client: &reqwest::Client,
+    url: &str,
+    secret: &str,
+) -> reqwest::Response {
     client
         .post(url)
         .bearer_auth(secret)

@@ -6,12 +6,14 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, TestApp, assert_error, eventually, metric_sample, spawn_app, spawn_app_with,
-    status_and_json, unverified_claims,
+    Backend, TestApp, assert_error, eventually, exchange_bearer, metric_sample, spawn_app,
+    spawn_app_with, status_and_json, unverified_claims,
 };
 
-async fn lookups(client: &reqwest::Client, metrics_url: String, result: &str) -> f64 {
-    let text = client.get(metrics_url).send().await.unwrap().text().await;
+/// Key lookups of the server at `base` so far, by result (hit or miss).
+async fn lookups(client: &reqwest::Client, base: &str, result: &str) -> f64 {
+    let metrics = client.get(format!("{base}/metrics")).send().await.unwrap();
+    let text = metrics.text().await;
     let series = format!("keymint_key_cache_lookups_total{{result=\"{result}\"}}");
     metric_sample(&text.unwrap(), &series).unwrap_or_else(|| panic!("no {series}"))
 }
@@ -33,6 +35,26 @@ async fn read_write_key(app: &TestApp) -> (String, String) {
     (created["id"].as_str().unwrap().to_owned(), secret)
 }
 
+/// Exchanges `secret` at the server at `base` until one is answered from
+/// its cache: the first may come before the server's first check vouches
+/// for its cache.
+async fn exchange_until_a_cache_hit(client: &reqwest::Client, base: &str, secret: &str) {
+    eventually(std::time::Duration::from_secs(5), "a cache hit", || async {
+        let response = exchange_bearer(client, &format!("{base}/auth/token"), secret).await;
+        assert_eq!(response.status(), 200);
+        (lookups(client, base, "hit").await >= 1.0).then_some(())
+    })
+    .await;
+}
+
+async fn revoke(app: &TestApp, id: &str) {
+    let path = app.ws_path(&format!("/keys/{id}"));
+    let (status, body) = app
+        .call(Method::DELETE, &path, &app.bootstrap.secret, None)
+        .await;
+    assert_eq!(status, 204, "{body}");
+}
+
 async fn patch_scopes(app: &TestApp, id: &str, scopes: Value) {
     let path = app.ws_path(&format!("/keys/{id}"));
     let (status, body) = app
@@ -51,18 +73,10 @@ async fn exchanges_come_from_memory_until_the_key_changes(backend: Backend) {
         return;
     };
     let (id, secret) = read_write_key(&app).await;
-    // The first exchange may come before the server's first check vouches
-    // for its cache; within a few checks, exchanges are answered from it.
-    let metrics = || app.url("/metrics");
-    eventually(std::time::Duration::from_secs(5), "a cache hit", || async {
-        assert_eq!(app.exchange_bearer(&secret).await.status(), 200);
-        let hits = lookups(&app.client, metrics(), "hit").await;
-        (hits >= 1.0).then_some(())
-    })
-    .await;
-    let hits = lookups(&app.client, metrics(), "hit").await;
+    exchange_until_a_cache_hit(&app.client, &app.base, &secret).await;
+    let hits = lookups(&app.client, &app.base, "hit").await;
     assert_eq!(app.exchange_bearer(&secret).await.status(), 200);
-    assert_eq!(lookups(&app.client, metrics(), "hit").await, hits + 1.0);
+    assert_eq!(lookups(&app.client, &app.base, "hit").await, hits + 1.0);
 
     // A change is seen by the very next exchange, cached or not.
     patch_scopes(&app, &id, json!(["keys:read"])).await;
@@ -70,11 +84,7 @@ async fn exchanges_come_from_memory_until_the_key_changes(backend: Backend) {
         scope_of_token(app.exchange_bearer(&secret).await).await,
         "keys:read"
     );
-    let path = app.ws_path(&format!("/keys/{id}"));
-    let (status, _) = app
-        .call(Method::DELETE, &path, &app.bootstrap.secret, None)
-        .await;
-    assert_eq!(status, 204);
+    revoke(&app, &id).await;
     assert_error(app.exchange_bearer(&secret).await, 401, "invalid_api_key").await;
 }
 
@@ -88,9 +98,8 @@ async fn a_cache_of_size_zero_asks_the_database_every_time(backend: Backend) {
             200
         );
     }
-    let metrics = app.url("/metrics");
-    assert_eq!(lookups(&app.client, metrics.clone(), "hit").await, 0.0);
-    assert_eq!(lookups(&app.client, metrics, "miss").await, 3.0);
+    assert_eq!(lookups(&app.client, &app.base, "hit").await, 0.0);
+    assert_eq!(lookups(&app.client, &app.base, "miss").await, 3.0);
 }
 
 crate::on_both_backends!(
@@ -108,17 +117,7 @@ async fn postgres_changes_on_one_replica_are_seen_by_the_next_request_on_another
     };
     let b = a.replica().await;
     let (id, secret) = read_write_key(&a).await;
-    let b_metrics = || b.url("/metrics");
-    eventually(
-        std::time::Duration::from_secs(5),
-        "a cache hit on b",
-        || async {
-            assert_eq!(b.exchange_bearer(&secret).await.status(), 200);
-            let hits = lookups(&b.client, b_metrics(), "hit").await;
-            (hits >= 1.0).then_some(())
-        },
-    )
-    .await;
+    exchange_until_a_cache_hit(&b.client, &b.base, &secret).await;
 
     patch_scopes(&a, &id, json!(["keys:read"])).await;
     assert_eq!(
@@ -136,10 +135,6 @@ async fn postgres_changes_on_one_replica_are_seen_by_the_next_request_on_another
     assert_eq!(b.exchange_bearer(new_secret).await.status(), 200);
     assert_eq!(b.exchange_bearer(new_secret).await.status(), 200);
 
-    let path = a.ws_path(&format!("/keys/{id}"));
-    let (status, _) = a
-        .call(Method::DELETE, &path, &a.bootstrap.secret, None)
-        .await;
-    assert_eq!(status, 204);
+    revoke(&a, &id).await;
     assert_error(b.exchange_bearer(new_secret).await, 401, "invalid_api_key").await;
 }
