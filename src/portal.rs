@@ -16,7 +16,7 @@ use crate::authz::{Caller, WorkspaceAccess};
 use crate::clock::rfc3339;
 use crate::config::MAX_PORTAL_SESSION_TTL;
 use crate::db::DbConnection;
-use crate::db::models::api_keys::{self as key_rows, ApiKey, KeyFilter, Position};
+use crate::db::models::api_keys::{self as key_rows, ApiKey, KeyFilter, Position, StoredUsage};
 use crate::error::ApiError;
 use crate::secrets::Secret;
 
@@ -115,7 +115,7 @@ pub fn list(
     session: &PortalSession,
     after: Option<&Position>,
     limit: i64,
-) -> Result<Vec<ApiKey>, ApiError> {
+) -> Result<Vec<(ApiKey, StoredUsage)>, ApiError> {
     let filter = KeyFilter {
         kind: Some(KeyKind::Customer.as_str().to_owned()),
         external_id: Some(session.external_id.clone()),

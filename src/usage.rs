@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use chrono::NaiveDateTime;
 use diesel::Connection as _;
 
-use crate::db::{Pool, models::api_keys};
+use crate::db::Pool;
+use crate::db::models::api_keys::{self, UsageDelta};
 
 #[derive(Debug, Clone, Copy)]
 struct Pending {
@@ -50,15 +51,21 @@ impl UsageBuffer {
         if taken.is_empty() {
             return Ok(0);
         }
-        let result = pool.get().map_err(Into::into).and_then(|mut conn| {
-            conn.transaction(|conn| {
-                for (id, entry) in &taken {
-                    api_keys::add_usage(conn, id, entry.uses, entry.last_used_at)?;
-                }
-                Ok::<_, diesel::result::Error>(())
+        // In key order: see `add_usage`.
+        let mut deltas: Vec<UsageDelta<'_>> = taken
+            .iter()
+            .map(|(key_id, entry)| UsageDelta {
+                key_id,
+                uses: entry.uses,
+                last_used_at: entry.last_used_at,
             })
-            .map_err(crate::error::ApiError::from)
+            .collect();
+        deltas.sort_unstable_by_key(|delta| delta.key_id);
+        let result = pool.get().map_err(Into::into).and_then(|mut conn| {
+            conn.transaction(|conn| api_keys::add_usage(conn, &deltas))
+                .map_err(crate::error::ApiError::from)
         });
+        drop(deltas);
         match result {
             Ok(()) => Ok(taken.len()),
             Err(error) => {

@@ -12,7 +12,7 @@ use crate::access::{self, ScopeSet};
 use crate::audit;
 use crate::authz::{Caller, WorkspaceAccess};
 use crate::db::DbConnection;
-use crate::db::models::api_keys::{self, ApiKey, KeyChanges, KeyFilter, Position};
+use crate::db::models::api_keys::{self, ApiKey, KeyChanges, KeyFilter, Position, StoredUsage};
 use crate::db::models::workspaces;
 use crate::error::ApiError;
 use crate::secrets::Secret;
@@ -79,7 +79,7 @@ pub fn list(
     filter: &KeyFilter,
     after: Option<&Position>,
     limit: i64,
-) -> Result<Vec<ApiKey>, ApiError> {
+) -> Result<Vec<(ApiKey, StoredUsage)>, ApiError> {
     access.require(access::KEYS_READ)?;
     Ok(api_keys::list(
         conn,

@@ -81,8 +81,6 @@ pub fn issue(new: NewKey, now: NaiveDateTime) -> Result<(ApiKey, Secret), ApiErr
         created_at: now,
         created_by: new.created_by,
         expires_at: new.expires_at,
-        last_used_at: None,
-        usage_count: 0,
         revoked_at: None,
         rate_limit: new.rate_limit,
         allowed_cidrs: new.allowed_cidrs.map(|cidrs| {

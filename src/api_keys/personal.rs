@@ -12,7 +12,7 @@ use crate::access;
 use crate::audit;
 use crate::authz::{Caller, WorkspaceAccess};
 use crate::db::DbConnection;
-use crate::db::models::api_keys::{self, ApiKey, KeyFilter, Position};
+use crate::db::models::api_keys::{self, ApiKey, KeyFilter, Position, StoredUsage};
 use crate::db::models::{memberships, users::User};
 use crate::error::ApiError;
 use crate::secrets::Secret;
@@ -108,7 +108,7 @@ pub fn list(
     include_revoked: bool,
     after: Option<&Position>,
     limit: i64,
-) -> Result<Vec<ApiKey>, ApiError> {
+) -> Result<Vec<(ApiKey, StoredUsage)>, ApiError> {
     let user = person(caller)?;
     let filter = KeyFilter {
         kind: Some(KeyKind::Personal.as_str().to_owned()),

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::KeyKind;
 use crate::clock::rfc3339;
-use crate::db::models::api_keys::ApiKey;
+use crate::db::models::api_keys::{ApiKey, StoredUsage};
 use crate::secrets::Secret;
 use crate::usage::UsageBuffer;
 
@@ -45,18 +45,18 @@ pub struct KeyWithSecret {
 }
 
 impl KeyView {
-    /// The stored key plus the uses this replica has counted but not yet
-    /// flushed, so a client reads its own usage at once.
-    pub fn new(key: ApiKey, usage: &UsageBuffer) -> Self {
-        let pending = usage.pending_for(&key.id);
+    /// The stored key and usage, plus the uses this replica has counted
+    /// but not yet flushed, so a client reads its own usage at once.
+    pub fn new(key: ApiKey, stored: StoredUsage, pending: &UsageBuffer) -> Self {
+        let pending = pending.pending_for(&key.id);
         let kind = key.kind();
         let scopes = key.scopes().iter().map(str::to_owned).collect();
         let allowed_cidrs = key
             .allowed_cidrs()
             .map(|cidrs| cidrs.iter().map(ToString::to_string).collect());
         Self {
-            usage_count: key.usage_count + pending.map_or(0, |(uses, _)| uses),
-            last_used_at: key.last_used_at.max(pending.map(|(_, at)| at)),
+            usage_count: stored.usage_count + pending.map_or(0, |(uses, _)| uses),
+            last_used_at: stored.last_used_at.max(pending.map(|(_, at)| at)),
             id: key.id,
             workspace_id: key.workspace_id,
             name: key.name,

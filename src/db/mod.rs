@@ -269,4 +269,48 @@ mod tests {
         assert!(Target::parse("sqlite://:memory:").is_err());
         assert!(Target::parse("keymint.db").is_err());
     }
+
+    /// The migration that moves usage counts into `api_key_usage` keeps
+    /// them, and so does its revert.
+    #[test]
+    fn usage_counts_survive_their_move_to_their_own_table_and_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("upgrade.db");
+        let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        let applied = |conn: &mut SqliteConnection| conn.applied_migrations().unwrap().len();
+        while applied(&mut conn) < 3 {
+            conn.run_next_migration(SQLITE_MIGRATIONS).unwrap();
+        }
+        conn.batch_execute(
+            "INSERT INTO workspaces (id, slug, name, plan, created_at) \
+             VALUES ('w', 'w', 'W', 'pro', '2026-01-01 00:00:00');
+             INSERT INTO api_keys (id, workspace_id, kind, name, start, secret_digest, \
+                 created_at, usage_count, last_used_at) \
+             VALUES ('k', 'w', 'workspace', 'K', 'kmw_x', x'00', \
+                 '2026-01-01 00:00:00', 7, '2026-02-03 04:05:06');",
+        )
+        .unwrap();
+        let usage = |conn: &mut SqliteConnection, table: &str, id: &str| {
+            #[derive(QueryableByName, Debug, PartialEq)]
+            struct Row {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                usage_count: i64,
+                #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+                last_used_at: Option<String>,
+            }
+            diesel::sql_query(format!(
+                "SELECT usage_count, last_used_at FROM {table} WHERE {id} = 'k'"
+            ))
+            .get_result::<Row>(conn)
+            .unwrap()
+        };
+        let before = usage(&mut conn, "api_keys", "id");
+
+        conn.run_next_migration(SQLITE_MIGRATIONS).unwrap();
+        assert_eq!(usage(&mut conn, "api_key_usage", "key_id"), before);
+        assert_eq!(before.usage_count, 7);
+
+        conn.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
+        assert_eq!(usage(&mut conn, "api_keys", "id"), before);
+    }
 }

@@ -71,8 +71,6 @@ diesel::table! {
         created_at -> Timestamp,
         created_by -> Nullable<Text>,
         expires_at -> Nullable<Timestamp>,
-        last_used_at -> Nullable<Timestamp>,
-        usage_count -> BigInt,
         revoked_at -> Nullable<Timestamp>,
         rate_limit -> Nullable<Integer>,
         allowed_cidrs -> Nullable<Text>,
@@ -95,8 +93,14 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(environments -> workspaces (workspace_id));
-diesel::joinable!(memberships -> workspaces (workspace_id));
+diesel::table! {
+    api_key_usage (key_id) {
+        key_id -> Text,
+        usage_count -> BigInt,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::table! {
     auth_versions (source) {
         source -> Text,
@@ -104,10 +108,13 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(environments -> workspaces (workspace_id));
+diesel::joinable!(memberships -> workspaces (workspace_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invitations -> workspaces (workspace_id));
 diesel::joinable!(api_keys -> workspaces (workspace_id));
 diesel::joinable!(audit_events -> workspaces (workspace_id));
+diesel::joinable!(api_key_usage -> api_keys (key_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     workspaces,
@@ -116,5 +123,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     invitations,
     api_keys,
+    api_key_usage,
     audit_events,
 );

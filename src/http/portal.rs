@@ -14,6 +14,7 @@ use super::json::Json;
 use super::pagination::PageQuery;
 use crate::clock;
 use crate::db;
+use crate::db::models::api_keys::{self, StoredUsage};
 use crate::error::ApiError;
 use crate::portal::{self, PortalKeyBody, PortalSession};
 use crate::state::AppState;
@@ -76,7 +77,7 @@ pub async fn create(
     .await?;
     Ok(super::api::reveal(
         StatusCode::CREATED,
-        key,
+        (key, StoredUsage::default()),
         &secret,
         &state.usage,
     ))
@@ -90,7 +91,8 @@ pub async fn rotate(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (key, secret) = db::run(&state.pool, move |conn| {
-        portal::rotate(conn, &session, &id, clock::now())
+        let (key, secret) = portal::rotate(conn, &session, &id, clock::now())?;
+        Ok((api_keys::with_usage(conn, key)?, secret))
     })
     .await?;
     Ok(super::api::reveal(

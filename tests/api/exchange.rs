@@ -7,7 +7,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use keymint::access::{Role, ScopeSet};
 use keymint::api_keys::KeyKind;
 use keymint::db::models::api_keys as api_keys_model;
-use keymint::db::schema::api_keys;
+use keymint::db::schema::{api_key_usage, api_keys};
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -381,8 +381,15 @@ async fn flushed_counts_add_up_and_last_use_only_moves_forward(backend: Backend)
     let earlier = later - chrono::Duration::seconds(30);
     for (uses, at) in [(2, later), (3, earlier)] {
         let id = key_id.clone();
-        app.with_db(move |conn| Ok(api_keys_model::add_usage(conn, &id, uses, at)?))
-            .await;
+        app.with_db(move |conn| {
+            let delta = api_keys_model::UsageDelta {
+                key_id: &id,
+                uses,
+                last_used_at: at,
+            };
+            Ok(api_keys_model::add_usage(conn, &[delta])?)
+        })
+        .await;
     }
     assert_eq!(usage_of(&app, &key_id).await, (5, Some(later)));
 }
@@ -390,9 +397,9 @@ async fn flushed_counts_add_up_and_last_use_only_moves_forward(backend: Backend)
 async fn usage_of(app: &TestApp, key_id: &str) -> (i64, Option<chrono::NaiveDateTime>) {
     let id = key_id.to_owned();
     app.with_db(move |conn| {
-        Ok(api_keys::table
+        Ok(api_key_usage::table
             .find(id)
-            .select((api_keys::usage_count, api_keys::last_used_at))
+            .select((api_key_usage::usage_count, api_key_usage::last_used_at))
             .first(conn)?)
     })
     .await

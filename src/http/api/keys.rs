@@ -11,7 +11,8 @@ use crate::api_keys::view::KeyView;
 use crate::api_keys::{KeyKind, manage};
 use crate::authz::Caller;
 use crate::clock;
-use crate::db::{self, models::api_keys::KeyFilter};
+use crate::db;
+use crate::db::models::api_keys::{self, KeyFilter, StoredUsage};
 use crate::error::ApiError;
 use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
@@ -95,7 +96,7 @@ pub async fn create(
     .await?;
     Ok(super::reveal(
         StatusCode::CREATED,
-        key,
+        (key, StoredUsage::default()),
         &secret,
         &state.usage,
     ))
@@ -109,12 +110,13 @@ pub async fn get(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (ws, id) = path.into_inner();
-    let key = db::run(&state.pool, move |conn| {
+    let (key, stored) = db::run(&state.pool, move |conn| {
         let access = caller.access(conn, &ws)?;
-        manage::get(conn, &access, &id)
+        let key = manage::get(conn, &access, &id)?;
+        Ok(api_keys::with_usage(conn, key)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(KeyView::new(key, &state.usage)))
+    Ok(HttpResponse::Ok().json(KeyView::new(key, stored, &state.usage)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/workspaces/{ws}/keys/{id}", tag = "keys", params(("ws" = String, Path, description = "Workspace id or slug"), ("id" = String, Path, description = "Key id")), request_body = UpdateKeyBody,
@@ -126,12 +128,13 @@ pub async fn update(
     Json(body): Json<UpdateKeyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (ws, id) = path.into_inner();
-    let key = db::run(&state.pool, move |conn| {
+    let (key, stored) = db::run(&state.pool, move |conn| {
         let access = caller.access(conn, &ws)?;
-        manage::update(conn, &caller, &access, &id, body)
+        let key = manage::update(conn, &caller, &access, &id, body)?;
+        Ok(api_keys::with_usage(conn, key)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(KeyView::new(key, &state.usage)))
+    Ok(HttpResponse::Ok().json(KeyView::new(key, stored, &state.usage)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/workspaces/{ws}/keys/{id}", tag = "keys", params(("ws" = String, Path, description = "Workspace id or slug"), ("id" = String, Path, description = "Key id")),
@@ -165,7 +168,8 @@ pub async fn rotate(
     let (ws, id) = path.into_inner();
     let (key, secret) = db::run(&state.pool, move |conn| {
         let access = caller.access(conn, &ws)?;
-        manage::rotate(conn, &caller, &access, &id, grace, clock::now())
+        let (key, secret) = manage::rotate(conn, &caller, &access, &id, grace, clock::now())?;
+        Ok((api_keys::with_usage(conn, key)?, secret))
     })
     .await?;
     Ok(super::reveal(StatusCode::OK, key, &secret, &state.usage))

@@ -13,7 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::api_keys::request::RotateKeyBody;
 use crate::api_keys::view::KeyView;
 use crate::authz::Caller;
-use crate::db::models::api_keys::{ApiKey, Position};
+use crate::db::models::api_keys::{ApiKey, Position, StoredUsage};
 use crate::error::ApiError;
 use crate::http::pagination::Page;
 use crate::secrets::Secret;
@@ -30,24 +30,30 @@ async fn unknown_route(_caller: Caller) -> Result<HttpResponse, ApiError> {
 }
 
 /// A page of keys as the API shows them, newest first.
-pub(crate) fn key_page(rows: Vec<ApiKey>, limit: i64, usage: &UsageBuffer) -> Page<KeyView> {
-    let position = |key: &ApiKey| Position {
+pub(crate) fn key_page(
+    rows: Vec<(ApiKey, StoredUsage)>,
+    limit: i64,
+    pending: &UsageBuffer,
+) -> Page<KeyView> {
+    let position = |(key, _): &(ApiKey, StoredUsage)| Position {
         created_at: key.created_at,
         id: key.id.clone(),
     };
-    Page::from_rows(rows, limit, position, |key| KeyView::new(key, usage))
+    Page::from_rows(rows, limit, position, |(key, stored)| {
+        KeyView::new(key, stored, pending)
+    })
 }
 
 /// The one answer that shows a key's secret (create, rotate): never cached.
 pub(crate) fn reveal(
     status: StatusCode,
-    key: ApiKey,
+    (key, stored): (ApiKey, StoredUsage),
     secret: &Secret,
-    usage: &UsageBuffer,
+    pending: &UsageBuffer,
 ) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(KeyView::new(key, usage).with_secret(secret))
+        .json(KeyView::new(key, stored, pending).with_secret(secret))
 }
 
 /// The optional body of a rotation, `{"grace_period_seconds": N}`: how long

@@ -9,6 +9,7 @@ use crate::api_keys::personal::{self, CreatePersonalBody};
 use crate::authz::Caller;
 use crate::clock;
 use crate::db;
+use crate::db::models::api_keys::{self, StoredUsage};
 use crate::error::ApiError;
 use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
@@ -56,7 +57,7 @@ pub async fn create(
     .await?;
     Ok(super::reveal(
         StatusCode::CREATED,
-        key,
+        (key, StoredUsage::default()),
         &secret,
         &state.usage,
     ))
@@ -74,7 +75,8 @@ pub async fn rotate(
 ) -> Result<HttpResponse, ApiError> {
     let grace = super::grace_period(&request, body)?;
     let (key, secret) = db::run(&state.pool, move |conn| {
-        personal::rotate(conn, &caller, &id, grace, clock::now())
+        let (key, secret) = personal::rotate(conn, &caller, &id, grace, clock::now())?;
+        Ok((api_keys::with_usage(conn, key)?, secret))
     })
     .await?;
     Ok(super::reveal(StatusCode::OK, key, &secret, &state.usage))
