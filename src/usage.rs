@@ -65,7 +65,6 @@ impl UsageBuffer {
             conn.transaction(|conn| api_keys::add_usage(conn, &deltas))
                 .map_err(crate::error::ApiError::from)
         });
-        drop(deltas);
         match result {
             Ok(()) => Ok(taken.len()),
             Err(error) => {

@@ -394,6 +394,46 @@ async fn flushed_counts_add_up_and_last_use_only_moves_forward(backend: Backend)
     assert_eq!(usage_of(&app, &key_id).await, (5, Some(later)));
 }
 
+/// A flush bigger than one PostgreSQL statement (5,000 keys) writes every
+/// batch: the real keys sit at both ends of 5,001 deltas in key order, the
+/// others name no key and are skipped.
+async fn a_flush_larger_than_one_batch_writes_every_key(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (one, _) = app.insert_key(|_| {}).await;
+    let (other, _) = app.insert_key(|_| {}).await;
+    let (first, last) = if one < other {
+        (one, other)
+    } else {
+        (other, one)
+    };
+    let at = chrono::DateTime::from_timestamp(1_800_000_000, 0)
+        .unwrap()
+        .naive_utc();
+    let (low, high) = (first.clone(), last.clone());
+    app.with_db(move |conn| {
+        // Ids that name no key, sorting between the two real ones.
+        let between: Vec<String> = (0..4_999).map(|i| format!("{low}~{i:05}")).collect();
+        let mut ids: Vec<&str> = vec![&low];
+        ids.extend(between.iter().map(String::as_str));
+        ids.push(&high);
+        assert!(ids.is_sorted() && ids.len() == 5_001);
+        let deltas: Vec<_> = ids
+            .into_iter()
+            .map(|key_id| api_keys_model::UsageDelta {
+                key_id,
+                uses: 2,
+                last_used_at: at,
+            })
+            .collect();
+        Ok(api_keys_model::add_usage(conn, &deltas)?)
+    })
+    .await;
+    assert_eq!(usage_of(&app, &first).await, (2, Some(at)));
+    assert_eq!(usage_of(&app, &last).await, (2, Some(at)));
+}
+
 async fn usage_of(app: &TestApp, key_id: &str) -> (i64, Option<chrono::NaiveDateTime>) {
     let id = key_id.to_owned();
     app.with_db(move |conn| {
@@ -417,4 +457,5 @@ crate::on_both_backends!(
     customer_keys_name_the_customer_as_subject,
     exchanges_count_usage_in_memory_until_flushed,
     flushed_counts_add_up_and_last_use_only_moves_forward,
+    a_flush_larger_than_one_batch_writes_every_key,
 );
