@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
 
 use super::api::key_page;
@@ -14,7 +13,7 @@ use super::json::Json;
 use super::pagination::PageQuery;
 use crate::clock;
 use crate::db;
-use crate::db::models::api_keys::{self, StoredUsage};
+use crate::db::models::api_keys;
 use crate::error::ApiError;
 use crate::portal::{self, PortalKeyBody, PortalSession};
 use crate::state::AppState;
@@ -75,12 +74,7 @@ pub async fn create(
         portal::create(conn, &session, body, clock::now())
     })
     .await?;
-    Ok(super::api::reveal(
-        StatusCode::CREATED,
-        (key, StoredUsage::default()),
-        &secret,
-        &state.usage,
-    ))
+    Ok(super::api::created(key, &secret, &state.usage))
 }
 
 #[utoipa::path(post, path = "/portal/api/keys/{id}/rotate", tag = "portal", params(("id" = String, Path, description = "Key id")),
@@ -95,12 +89,7 @@ pub async fn rotate(
         Ok((api_keys::with_usage(conn, key)?, secret))
     })
     .await?;
-    Ok(super::api::reveal(
-        StatusCode::OK,
-        key,
-        &secret,
-        &state.usage,
-    ))
+    Ok(super::api::rotated(key, &secret, &state.usage))
 }
 
 #[utoipa::path(delete, path = "/portal/api/keys/{id}", tag = "portal", params(("id" = String, Path, description = "Key id")),

@@ -8,6 +8,7 @@ use crate::helpers::{Backend, assert_error, spawn_app, status_and_json, unverifi
 
 const OWNER: &str = "admin@localhost";
 const PASSWORD: &str = "correct horse battery";
+const ME_KEYS: &str = "/api/v1/users/me/api-keys";
 
 async fn login_tokens_have_their_own_audience_and_failures_look_alike(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
@@ -162,165 +163,52 @@ async fn roles_grant_exactly_their_rights(backend: Backend) {
     let key = json!({ "name": "k", "kind": "workspace" });
     let personal = json!({ "name": "mine" });
     let invite = |role: &str| json!({ "email": format!("{role}-new@t.test"), "role": role });
+    let (invite_member, invite_owner) = (invite("member"), invite("owner"));
+    let staging = json!({ "name": "staging" });
+    let hobby = json!({ "plan": "hobby" });
+    let ws = |path: &str| app.ws_path(path);
 
-    // viewer: sees keys and members, changes nothing.
-    assert_eq!(
-        app.call(Method::GET, &app.ws_path("/keys"), &viewer, None)
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        app.call(Method::GET, &app.ws_path("/members"), &viewer, None)
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        app.call(
-            Method::POST,
-            &app.ws_path("/keys"),
-            &viewer,
-            Some(key.clone())
-        )
-        .await
-        .0,
-        403
-    );
-    assert_eq!(
-        app.call(
-            Method::POST,
-            "/api/v1/users/me/api-keys",
-            &viewer,
-            Some(personal.clone())
-        )
-        .await
-        .0,
-        403
-    );
-
-    // member: own personal tokens, not the workspace's keys or audit log.
-    assert_eq!(
-        app.call(
-            Method::POST,
-            "/api/v1/users/me/api-keys",
-            &member,
-            Some(personal.clone())
-        )
-        .await
-        .0,
-        201
-    );
-    assert_eq!(
-        app.call(
-            Method::POST,
-            &app.ws_path("/keys"),
-            &member,
-            Some(key.clone())
-        )
-        .await
-        .0,
-        403
-    );
-    assert_eq!(
-        app.call(Method::GET, &app.ws_path("/audit-log"), &member, None)
-            .await
-            .0,
-        403
-    );
-
-    // admin: keys, members, environments, audit; never owners or the plan.
-    assert_eq!(
-        app.call(
-            Method::POST,
-            &app.ws_path("/keys"),
-            &admin,
-            Some(key.clone())
-        )
-        .await
-        .0,
-        201
-    );
-    assert_eq!(
-        app.call(
-            Method::POST,
-            &app.ws_path("/members"),
-            &admin,
-            Some(invite("member"))
-        )
-        .await
-        .0,
-        201
-    );
-    assert_eq!(
-        app.call(
-            Method::POST,
-            &app.ws_path("/environments"),
-            &admin,
-            Some(json!({ "name": "staging" }))
-        )
-        .await
-        .0,
-        201
-    );
-    assert_eq!(
-        app.call(Method::GET, &app.ws_path("/audit-log"), &admin, None)
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        app.call(
-            Method::POST,
-            &app.ws_path("/members"),
-            &admin,
-            Some(invite("owner"))
-        )
-        .await
-        .0,
-        403
-    );
-    assert_eq!(
-        app.call(
-            Method::PATCH,
-            &app.ws_path(""),
-            &admin,
-            Some(json!({ "plan": "hobby" }))
-        )
-        .await
-        .0,
-        403
-    );
-    let (status, renamed) = app
-        .call(
-            Method::PATCH,
-            &app.ws_path(""),
-            &admin,
-            Some(json!({ "name": "Acme" })),
-        )
-        .await;
+    // Who does what, and the status they get. Rows run in order, so an
+    // invitation a row makes is there for the rows after it.
+    let rows = [
+        // viewer: sees keys and members, changes nothing.
+        ("viewer", "GET", ws("/keys"), None, 200),
+        ("viewer", "GET", ws("/members"), None, 200),
+        ("viewer", "POST", ws("/keys"), Some(&key), 403),
+        ("viewer", "POST", ME_KEYS.to_owned(), Some(&personal), 403),
+        // member: own personal tokens, not the workspace's keys or audit log.
+        ("member", "POST", ME_KEYS.to_owned(), Some(&personal), 201),
+        ("member", "POST", ws("/keys"), Some(&key), 403),
+        ("member", "GET", ws("/audit-log"), None, 403),
+        // admin: keys, members, environments, audit; never owners or the plan.
+        ("admin", "POST", ws("/keys"), Some(&key), 201),
+        ("admin", "POST", ws("/members"), Some(&invite_member), 201),
+        ("admin", "POST", ws("/environments"), Some(&staging), 201),
+        ("admin", "GET", ws("/audit-log"), None, 200),
+        ("admin", "POST", ws("/members"), Some(&invite_owner), 403),
+        ("admin", "PATCH", ws(""), Some(&hobby), 403),
+        // owner: makes owners.
+        ("owner", "POST", ws("/members"), Some(&invite_owner), 201),
+    ];
+    for (who, method, path, body, expected) in rows {
+        let credential = match who {
+            "viewer" => &viewer,
+            "member" => &member,
+            "admin" => &admin,
+            _ => &owner,
+        };
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let (status, answer) = app
+            .call(method.clone(), &path, credential, body.cloned())
+            .await;
+        assert_eq!(status, expected, "{who}: {method} {path}: {answer}");
+    }
+    let rename = json!({ "name": "Acme" });
+    let (status, renamed) = app.call(Method::PATCH, &ws(""), &admin, Some(rename)).await;
     assert_eq!((status, renamed["name"].as_str()), (200, Some("Acme")));
 
-    // owner: makes owners and changes the plan.
-    assert_eq!(
-        app.call(
-            Method::POST,
-            &app.ws_path("/members"),
-            &owner,
-            Some(invite("owner"))
-        )
-        .await
-        .0,
-        201
-    );
-    let (status, workspace) = app
-        .call(
-            Method::PATCH,
-            &app.ws_path(""),
-            &owner,
-            Some(json!({ "plan": "hobby" })),
-        )
-        .await;
+    // owner: changes the plan.
+    let (status, workspace) = app.call(Method::PATCH, &ws(""), &owner, Some(hobby)).await;
     assert_eq!((status, workspace["plan"].as_str()), (200, Some("hobby")));
 }
 
@@ -451,7 +339,7 @@ async fn personal_tokens_act_with_their_owners_current_role(backend: Backend) {
     let (status, created) = app
         .call(
             Method::POST,
-            "/api/v1/users/me/api-keys",
+            ME_KEYS,
             &login,
             Some(json!({ "name": "laptop", "expires_in_days": 30 })),
         )
@@ -506,9 +394,7 @@ async fn personal_tokens_act_with_their_owners_current_role(backend: Backend) {
             .0,
         403
     );
-    let (_, mine) = app
-        .call(Method::GET, "/api/v1/users/me/api-keys", &login, None)
-        .await;
+    let (_, mine) = app.call(Method::GET, ME_KEYS, &login, None).await;
     assert_eq!(mine["data"].as_array().unwrap().len(), 1);
 
     // Another person's token is not found, and rotation gives a new secret.

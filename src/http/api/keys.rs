@@ -1,7 +1,6 @@
 //! `/api/v1/workspaces/{ws}/keys`: the workspace's keys. Each handler
 //! extracts, validates, does its database work in one `db::run`, responds.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
@@ -12,7 +11,7 @@ use crate::api_keys::{KeyKind, manage};
 use crate::authz::Caller;
 use crate::clock;
 use crate::db;
-use crate::db::models::api_keys::{self, KeyFilter, StoredUsage};
+use crate::db::models::api_keys::{self, KeyFilter};
 use crate::error::ApiError;
 use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
@@ -94,12 +93,7 @@ pub async fn create(
         manage::create(conn, &caller, &access, spec, now)
     })
     .await?;
-    Ok(super::reveal(
-        StatusCode::CREATED,
-        (key, StoredUsage::default()),
-        &secret,
-        &state.usage,
-    ))
+    Ok(super::created(key, &secret, &state.usage))
 }
 
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}/keys/{id}", tag = "keys", params(("ws" = String, Path, description = "Workspace id or slug"), ("id" = String, Path, description = "Key id")),
@@ -172,5 +166,5 @@ pub async fn rotate(
         Ok((api_keys::with_usage(conn, key)?, secret))
     })
     .await?;
-    Ok(super::reveal(StatusCode::OK, key, &secret, &state.usage))
+    Ok(super::rotated(key, &secret, &state.usage))
 }

@@ -44,8 +44,29 @@ pub(crate) fn key_page(
     })
 }
 
-/// The one answer that shows a key's secret (create, rotate): never cached.
-pub(crate) fn reveal(
+/// A key just created: 201 with its secret, shown this once. It has no
+/// uses yet.
+pub(crate) fn created(key: ApiKey, secret: &Secret, pending: &UsageBuffer) -> HttpResponse {
+    reveal(
+        StatusCode::CREATED,
+        (key, StoredUsage::default()),
+        secret,
+        pending,
+    )
+}
+
+/// A key just rotated: 200 with its new secret, shown this once, and the
+/// uses it had.
+pub(crate) fn rotated(
+    shown: (ApiKey, StoredUsage),
+    secret: &Secret,
+    pending: &UsageBuffer,
+) -> HttpResponse {
+    reveal(StatusCode::OK, shown, secret, pending)
+}
+
+/// The only answers that show a key's secret: never cached.
+fn reveal(
     status: StatusCode,
     (key, stored): (ApiKey, StoredUsage),
     secret: &Secret,

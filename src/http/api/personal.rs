@@ -1,6 +1,5 @@
 //! `/api/v1/users/me/api-keys`: the caller's own personal tokens.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
@@ -9,7 +8,7 @@ use crate::api_keys::personal::{self, CreatePersonalBody};
 use crate::authz::Caller;
 use crate::clock;
 use crate::db;
-use crate::db::models::api_keys::{self, StoredUsage};
+use crate::db::models::api_keys;
 use crate::error::ApiError;
 use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
@@ -55,12 +54,7 @@ pub async fn create(
         personal::create(conn, &caller, body, clock::now())
     })
     .await?;
-    Ok(super::reveal(
-        StatusCode::CREATED,
-        (key, StoredUsage::default()),
-        &secret,
-        &state.usage,
-    ))
+    Ok(super::created(key, &secret, &state.usage))
 }
 
 #[utoipa::path(post, path = "/api/v1/users/me/api-keys/{id}/rotate", tag = "keys", params(("id" = String, Path, description = "Key id")),
@@ -79,7 +73,7 @@ pub async fn rotate(
         Ok((api_keys::with_usage(conn, key)?, secret))
     })
     .await?;
-    Ok(super::reveal(StatusCode::OK, key, &secret, &state.usage))
+    Ok(super::rotated(key, &secret, &state.usage))
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/me/api-keys/{id}", tag = "keys", params(("id" = String, Path, description = "Key id")),
