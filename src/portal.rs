@@ -185,8 +185,11 @@ pub fn rotate(
             "The key is revoked; create a new one.".to_owned(),
         ));
     }
-    let secret = rotate_secret(conn, &key, None, now)?;
-    session.audit(conn, "key.rotated", &key)?;
+    let secret = conn.transaction(|conn| {
+        let secret = rotate_secret(conn, &key, None, now)?;
+        session.audit(conn, "key.rotated", &key)?;
+        Ok::<_, ApiError>(secret)
+    })?;
     Ok((own_key(conn, session, id)?, secret))
 }
 

@@ -175,19 +175,24 @@ pub fn rotate(
         }
         _ => {}
     }
-    let secret = rotate_secret(conn, &key, grace, now)?;
-    audit::record(
-        conn,
-        caller,
-        access,
-        "key.rotated",
-        id,
-        json!({ "grace_period_seconds": grace.map_or(0, |g| g.num_seconds()) }),
-    )?;
+    let secret = conn.transaction(|conn| {
+        let secret = rotate_secret(conn, &key, grace, now)?;
+        audit::record(
+            conn,
+            caller,
+            access,
+            "key.rotated",
+            id,
+            json!({ "grace_period_seconds": grace.map_or(0, |g| g.num_seconds()) }),
+        )?;
+        Ok::<_, ApiError>(secret)
+    })?;
     Ok((find(conn, access, id)?, secret))
 }
 
-/// Replaces a key's secret; shared with personal-token rotation.
+/// Replaces a key's secret; shared with personal-token and portal rotation.
+/// Call it inside the transaction that audits the rotation, so a secret
+/// never changes without its audit entry (nor the caller seeing it).
 pub fn rotate_secret(
     conn: &mut DbConnection,
     key: &ApiKey,
@@ -198,7 +203,7 @@ pub fn rotate_secret(
         Secret::generate(key.kind()).map_err(|_| ApiError::internal("system random failed"))?;
     api_keys::rotate(
         conn,
-        key,
+        &key.id,
         secret.digest().as_bytes(),
         &secret.start(),
         grace.map(|g| now + g),

@@ -132,8 +132,11 @@ pub fn rotate(
             "The token is revoked; create a new one.".to_owned(),
         ));
     }
-    let secret = rotate_secret(conn, &key, grace, now)?;
-    audit::record(conn, caller, &access, "key.rotated", id, describe(&key))?;
+    let secret = conn.transaction(|conn| {
+        let secret = rotate_secret(conn, &key, grace, now)?;
+        audit::record(conn, caller, &access, "key.rotated", id, describe(&key))?;
+        Ok::<_, ApiError>(secret)
+    })?;
     let rotated = api_keys::find(conn, id)?.ok_or_else(|| ApiError::not_found("token"))?;
     Ok((rotated, secret))
 }

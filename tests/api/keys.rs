@@ -1,6 +1,7 @@
 //! The key lifecycle through the management API: create, list, read,
 //! change, rotate, revoke; who may do what; and what never leaks.
 
+use keymint::api_keys::manage;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -209,6 +210,38 @@ async fn rotation_kills_the_old_secret_now_or_after_the_grace_period(backend: Ba
         .await
         .unwrap();
     assert_error(too_long, 422, "validation_error").await;
+}
+
+/// Two rotations with a grace period, both started from the same read of
+/// the key (as two admins clicking at once): the second keeps the first
+/// one's new secret alive, not the secret both of them read.
+async fn concurrent_rotations_keep_the_newer_secret_alive(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (id, original) = app.insert_key(|_| {}).await;
+    let (first, second) = app
+        .with_db(move |conn| {
+            let read = keymint::db::models::api_keys::find(conn, &id)?.expect("the key");
+            let now = keymint::clock::now();
+            let grace = Some(chrono::Duration::hours(1));
+            let first = manage::rotate_secret(conn, &read, grace, now)?;
+            let second = manage::rotate_secret(conn, &read, grace, now)?;
+            Ok((first, second))
+        })
+        .await;
+    assert_eq!(app.exchange_bearer(second.expose()).await.status(), 200);
+    assert_eq!(
+        app.exchange_bearer(first.expose()).await.status(),
+        200,
+        "the secret the second rotation replaced is in its grace period"
+    );
+    assert_error(
+        app.exchange_bearer(original.expose()).await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
 }
 
 async fn revocation_is_immediate_for_secrets_and_their_tokens(backend: Backend) {
@@ -604,6 +637,7 @@ crate::on_both_backends!(
     created_keys_show_their_secret_once,
     lists_page_newest_first_and_filter,
     rotation_kills_the_old_secret_now_or_after_the_grace_period,
+    concurrent_rotations_keep_the_newer_secret_alive,
     revocation_is_immediate_for_secrets_and_their_tokens,
     bad_fields_get_422_with_each_field_named,
     rights_follow_scopes_and_workspaces,

@@ -368,27 +368,42 @@ pub fn revoke(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryRes
 }
 
 /// Gives a key a new secret. The old one keeps working until
-/// `old_secret_dies_at` (`None`: it dies now).
+/// `old_secret_dies_at` (`None`: it dies now). "The old one" is the secret
+/// stored when the statement runs, not the one the caller read earlier: of
+/// two rotations at once, the second keeps the first one's new secret alive
+/// for the grace period instead of one nobody holds.
 pub fn rotate(
     conn: &mut DbConnection,
-    key: &ApiKey,
+    id: &str,
     new_digest: &[u8],
     new_start: &str,
     old_secret_dies_at: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let previous = old_secret_dies_at.map(|_| key.secret_digest.clone());
     crate::db::auth_version::note_change();
-    diesel::update(api_keys::table.find(&key.id))
-        .set((
-            api_keys::secret_digest.eq(new_digest),
-            api_keys::start.eq(new_start),
-            api_keys::previous_secret_digest.eq(previous),
-            api_keys::previous_secret_expires_at.eq(old_secret_dies_at),
-            api_keys::rotated_at.eq(now),
-        ))
-        .execute(conn)
-        .map(drop)
+    let key = api_keys::table.find(id);
+    let new_secret = (
+        api_keys::secret_digest.eq(new_digest),
+        api_keys::start.eq(new_start),
+        api_keys::previous_secret_expires_at.eq(old_secret_dies_at),
+        api_keys::rotated_at.eq(now),
+    );
+    // SET reads the row as it was before the statement, on both backends.
+    let previous = old_secret_dies_at
+        .is_some()
+        .then_some(api_keys::secret_digest.nullable());
+    match previous {
+        Some(current) => diesel::update(key)
+            .set((new_secret, api_keys::previous_secret_digest.eq(current)))
+            .execute(conn),
+        None => diesel::update(key)
+            .set((
+                new_secret,
+                api_keys::previous_secret_digest.eq(None::<Vec<u8>>),
+            ))
+            .execute(conn),
+    }
+    .map(drop)
 }
 
 /// Revokes every personal token of a user in a workspace (they left it).
