@@ -174,8 +174,10 @@ async fn refused(
             Ok(audit::write(conn, &origin, event)?)
         })
         .await;
+        // The answer is a refusal either way: a database that cannot take
+        // the audit entry must not turn it into a 503 that invites retries.
         if let Err(infrastructure) = audited {
-            return infrastructure;
+            log::warn!("exchange.failed not audited: {}", infrastructure.code());
         }
     }
     error

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use chrono::NaiveDateTime;
 use diesel::Connection as _;
 
-use crate::db::Pool;
 use crate::db::models::api_keys::{self, UsageDelta};
+use crate::db::{self, Pool};
 
 #[derive(Debug, Clone, Copy)]
 struct Pending {
@@ -61,9 +61,10 @@ impl UsageBuffer {
             })
             .collect();
         deltas.sort_unstable_by_key(|delta| delta.key_id);
-        let result = pool.get().map_err(Into::into).and_then(|mut conn| {
-            conn.transaction(|conn| api_keys::add_usage(conn, &deltas))
-                .map_err(crate::error::ApiError::from)
+        // Through `with_connection`, so a connection lost mid-flush is
+        // dropped, not handed to the next request.
+        let result = db::with_connection(pool, |conn| {
+            Ok(conn.transaction(|conn| api_keys::add_usage(conn, &deltas))?)
         });
         match result {
             Ok(()) => Ok(taken.len()),

@@ -8,10 +8,9 @@
 //! stale (see `db::auth_version` for why revocation stays immediate). Keys
 //! with a use budget are never kept: taking a use is a database write anyway.
 //!
-//! The map compares digests in ordinary (not constant) time, as the
-//! database's index does: a digest is SHA-256 of a secret with 256 random
-//! bits, so learning a stored digest's bytes brings no one closer to a
-//! secret.
+//! The map finds a digest in ordinary (not constant) time, as the
+//! database's index does; the final comparison, as after a lookup in the
+//! database, is constant-time (`KnownKey::is_named_at`).
 
 use std::sync::Arc;
 
@@ -54,7 +53,7 @@ impl KeyCache {
         }
         let entry = entries.get(digest.as_array())?;
         let current = entry.generation == self.auth_version.generation();
-        (current && entry.key.is_named_at(now)).then_some(entry.key)
+        (current && entry.key.is_named_at(digest, now)).then_some(entry.key)
     }
 
     /// The generation to file a lookup under: read before the lookup, so a
@@ -148,6 +147,7 @@ mod tests {
         let (cache, _conn) = vouched_cache(10);
         let (key, secret) = known(|_| {});
         put(&cache, key, &secret);
+        assert!(cache.get(&secret.digest(), now()).is_some());
         cache.auth_version.settle_write().await;
         assert!(cache.get(&secret.digest(), now()).is_none());
     }
@@ -162,6 +162,21 @@ mod tests {
         cache.auth_version.check(&mut conn).unwrap();
         cache.insert(&secret.digest(), generation, key);
         assert!(cache.get(&secret.digest(), now()).is_none());
+        // A lookup that started after the change is current.
+        let (control, control_secret) = known(|_| {});
+        put(&cache, control, &control_secret);
+        assert!(cache.get(&control_secret.digest(), now()).is_some());
+    }
+
+    #[test]
+    fn an_entry_answers_only_a_secret_of_its_key() {
+        let (cache, _conn) = vouched_cache(10);
+        let (key, _) = known(|_| {});
+        let (_, other) = known(|_| {});
+        // Filed under a digest that is not the key's: never handed out.
+        cache.insert(&other.digest(), cache.generation(), key);
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get(&other.digest(), now()).is_none());
     }
 
     #[test]

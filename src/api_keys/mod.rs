@@ -150,13 +150,18 @@ pub fn find_presented(
     now: NaiveDateTime,
 ) -> Result<Option<(ApiKey, Plan)>, ApiError> {
     let found = models::api_keys::find_by_digest(conn, digest.as_bytes(), now)?;
-    Ok(found.filter(|(key, _)| {
-        digest.matches(&key.secret_digest)
-            | key
-                .previous_secret_digest
-                .as_deref()
-                .is_some_and(|d| digest.matches(d))
-    }))
+    Ok(found.filter(|(key, _)| is_named_by(key, digest)))
+}
+
+/// Whether `digest` is the key's current or previous secret's, compared in
+/// constant time: the final comparison of every use of a secret, however
+/// the key was found (index, cache).
+fn is_named_by(key: &ApiKey, digest: &SecretDigest) -> bool {
+    digest.matches(&key.secret_digest)
+        | key
+            .previous_secret_digest
+            .as_deref()
+            .is_some_and(|d| digest.matches(d))
 }
 
 /// Authenticates the key behind a token keymint issued (`client_id`): the
@@ -251,10 +256,13 @@ impl KnownKey {
         }))
     }
 
-    /// Whether the secret that found this key still names it at `now`.
-    pub fn is_named_at(&self, now: NaiveDateTime) -> bool {
-        self.previous_secret_dies_at
-            .is_none_or(|dies_at| dies_at > now)
+    /// Whether `digest`, the secret that found this key, still names it at
+    /// `now` (compared in constant time).
+    pub fn is_named_at(&self, digest: &SecretDigest, now: NaiveDateTime) -> bool {
+        is_named_by(&self.key, digest)
+            && self
+                .previous_secret_dies_at
+                .is_none_or(|dies_at| dies_at > now)
     }
 
     /// The checks of [`vet`], on what was loaded.
