@@ -220,8 +220,19 @@ mod tests {
     fn only_units_of_work_that_change_authentication_are_noted() {
         let ((), changed) = noting_changes(note_change);
         assert!(changed);
+        // A mark left outside any unit of work does not leak into the next.
+        note_change();
         let ((), changed) = noting_changes(|| {});
         assert!(!changed, "the mark of an earlier unit of work is cleared");
+    }
+
+    #[test]
+    fn without_a_newer_check_the_vouching_ends_with_the_lease() {
+        let version = AuthVersion::new(false);
+        version.check(&mut sqlite_with_counters()).unwrap();
+        // Past a deadline, not a guess: the lease ran from before the check.
+        std::thread::sleep(LEASE);
+        assert!(!version.vouches(), "a check vouches for {LEASE:?} at most");
     }
 
     #[tokio::test(start_paused = true)]

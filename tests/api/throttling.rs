@@ -13,6 +13,14 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, spawn_app_with, status_and_json};
 
+/// The tests loop as many times as the constants say; these pin the
+/// constants to the figures README promises.
+#[test]
+fn the_limits_are_the_documented_ones() {
+    assert_eq!((FAILURES_PER_IP, FAILURES_PER_KEY), (20, 10));
+    assert_eq!(keymint::login::FAILURES_PER_EMAIL, 10);
+}
+
 async fn spawn_behind_proxy(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, |config| {
         config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
