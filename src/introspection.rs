@@ -2,7 +2,7 @@
 //! introspection, the online check for services that cannot wait for a
 //! token to expire.
 
-use chrono::{DateTime, NaiveDateTime};
+use chrono::NaiveDateTime;
 use serde_json::{Value, json};
 
 use crate::api_keys::{self, KeyKind};
@@ -48,9 +48,7 @@ pub fn access_token(
     let Some(key) = models::api_keys::find(conn, &claims.client_id)? else {
         return Ok(None);
     };
-    let issued_at = DateTime::from_timestamp(claims.registered.iat, 0)
-        .map(|t| t.naive_utc())
-        .unwrap_or(now);
+    let issued_at = claims.registered.issued_at().unwrap_or(now);
     if key.workspace_id != claims.ws || !stands(conn, &key, issued_at, now)? {
         return Ok(None);
     }

@@ -164,17 +164,23 @@ fn is_named_by(key: &ApiKey, digest: &SecretDigest) -> bool {
             .is_some_and(|d| digest.matches(d))
 }
 
-/// Authenticates the key behind a token keymint issued (`client_id`): the
-/// key must still pass every check a secret would, so revoking a key also
-/// stops its tokens on the management API.
+/// Authenticates the key behind a token keymint issued at `issued_at`
+/// (`client_id`, `iat`): the key must still pass every check a secret
+/// would, and the secret the token came from must not have been rotated
+/// away since, so revoking or rotating a key also stops its tokens on the
+/// management API, as at introspection.
 pub fn authenticate_by_id(
     conn: &mut DbConnection,
     key_id: &str,
+    issued_at: NaiveDateTime,
     client_ip: Option<IpAddr>,
     now: NaiveDateTime,
 ) -> Result<AuthenticatedKey, ApiError> {
     let (key, plan) =
         models::api_keys::find_with_plan(conn, key_id)?.ok_or(ApiError::InvalidToken)?;
+    if !key.honours_token_issued_at(issued_at, now) {
+        return Err(ApiError::InvalidToken);
+    }
     vet(conn, key, plan, client_ip, now).map_err(|error| match error {
         ApiError::InvalidApiKey | ApiError::ApiKeyExpired => ApiError::InvalidToken,
         other => other,

@@ -107,8 +107,12 @@ pub async fn authenticate_credential(
             (Principal::User(user), None)
         } else {
             let key_id = claims.client_id.ok_or(ApiError::InvalidToken)?;
+            let issued_at = claims
+                .registered
+                .issued_at()
+                .ok_or(ApiError::InvalidToken)?;
             let key = db::run(&state.pool, move |conn| {
-                api_keys::authenticate_by_id(conn, &key_id, client_ip, now)
+                api_keys::authenticate_by_id(conn, &key_id, issued_at, client_ip, now)
             })
             .await?;
             // Tokens draw from the bucket of the key they were exchanged from.

@@ -40,6 +40,11 @@ impl Registered {
             jti: uuid::Uuid::new_v4().to_string(),
         }
     }
+
+    /// `iat` as a time; `None` if out of range (a verified token's never is).
+    pub fn issued_at(&self) -> Option<chrono::NaiveDateTime> {
+        chrono::DateTime::from_timestamp(self.iat, 0).map(|t| t.naive_utc())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -545,6 +545,16 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
 }
 
 /// Decodes a JWT's claims without verifying (verification has its own test).
+/// Waits until the whole second `token` was issued in (its `iat`) is over:
+/// tokens are stamped in whole seconds, so a change meant to come after a
+/// token must come in a later second.
+pub async fn after_the_second_of(token: &str) {
+    let issued = unverified_claims(token)["iat"].as_i64().expect("iat");
+    while chrono::Utc::now().timestamp() <= issued {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 pub fn unverified_claims(token: &str) -> Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).expect("three parts");

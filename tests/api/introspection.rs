@@ -100,13 +100,7 @@ async fn tokens_of_revoked_or_rotated_keys_are_inactive(backend: Backend) {
         .await;
     let before = exchange(&app, rotated["secret"].as_str().unwrap()).await;
     let rotate = app.ws_path(&format!("/keys/{}/rotate", rotated["id"].as_str().unwrap()));
-    // Tokens are stamped in whole seconds: rotate strictly after `before` was issued.
-    let issued = crate::helpers::unverified_claims(&before)["iat"]
-        .as_i64()
-        .unwrap();
-    while chrono::Utc::now().timestamp() <= issued {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    crate::helpers::after_the_second_of(&before).await;
     let (_, new) = status_and_json(
         app.api(Method::POST, &rotate, &app.bootstrap.secret)
             .json(&json!({ "grace_period_seconds": 600 }))

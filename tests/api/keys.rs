@@ -6,7 +6,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, TestApp, assert_error, spawn_app, status_and_json, unverified_claims,
+    Backend, TestApp, after_the_second_of, assert_error, spawn_app, status_and_json,
+    unverified_claims,
 };
 
 fn secret_of(created: &Value) -> String {
@@ -242,6 +243,37 @@ async fn concurrent_rotations_keep_the_newer_secret_alive(backend: Backend) {
         "invalid_api_key",
     )
     .await;
+}
+
+/// A token exchanged from a secret that was then rotated away (no grace)
+/// dies with it on the management API, as at introspection.
+async fn tokens_of_a_rotated_away_secret_stop_on_the_api(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let created = app
+        .create_key(json!({ "name": "ops", "kind": "management" }))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let (_, token) = status_and_json(app.exchange_bearer(&secret_of(&created)).await).await;
+    let jwt = token["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(get_json(&app, &app.ws_path("/keys"), &jwt).await.0, 200);
+
+    after_the_second_of(&jwt).await;
+    let rotate = app.ws_path(&format!("/keys/{id}/rotate"));
+    let (status, rotated) = app
+        .call(Method::POST, &rotate, &app.bootstrap.secret, None)
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    let with_jwt = app
+        .api(Method::GET, &app.ws_path("/keys"), &jwt)
+        .send()
+        .await
+        .unwrap();
+    assert_error(with_jwt, 401, "invalid_token").await;
+    let (_, fresh) = status_and_json(app.exchange_bearer(&secret_of(&rotated)).await).await;
+    let fresh = fresh["access_token"].as_str().unwrap();
+    assert_eq!(get_json(&app, &app.ws_path("/keys"), fresh).await.0, 200);
 }
 
 async fn revocation_is_immediate_for_secrets_and_their_tokens(backend: Backend) {
@@ -638,6 +670,7 @@ crate::on_both_backends!(
     lists_page_newest_first_and_filter,
     rotation_kills_the_old_secret_now_or_after_the_grace_period,
     concurrent_rotations_keep_the_newer_secret_alive,
+    tokens_of_a_rotated_away_secret_stop_on_the_api,
     revocation_is_immediate_for_secrets_and_their_tokens,
     bad_fields_get_422_with_each_field_named,
     rights_follow_scopes_and_workspaces,
