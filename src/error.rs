@@ -264,6 +264,21 @@ impl From<diesel::result::Error> for ApiError {
                 log::warn!("database connection lost: {error}");
                 ApiError::Unavailable
             }
+            // The database is there but cannot take this now: a conflict
+            // with a concurrent transaction, a read-only server (PostgreSQL
+            // mid-failover), SQLite still locked after its busy timeout.
+            // Worth a retry, so 503 rather than 500.
+            Error::DatabaseError(
+                DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::ReadOnlyTransaction,
+                _,
+            ) => {
+                log::warn!("database busy: {error}");
+                ApiError::Unavailable
+            }
+            Error::DatabaseError(_, ref info) if info.message() == "database is locked" => {
+                log::warn!("database busy: {error}");
+                ApiError::Unavailable
+            }
             other => ApiError::internal(format!("database: {other}")),
         }
     }
@@ -370,6 +385,25 @@ mod tests {
         assert_eq!(
             ApiError::from(diesel::result::Error::NotFound).status_code(),
             StatusCode::NOT_FOUND
+        );
+    }
+
+    #[test]
+    fn a_busy_database_is_503_and_other_database_errors_500() {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        let status = |kind, message: &str| {
+            ApiError::from(Error::DatabaseError(kind, Box::new(message.to_owned()))).status_code()
+        };
+        let busy = StatusCode::SERVICE_UNAVAILABLE;
+        assert_eq!(
+            status(Kind::SerializationFailure, "could not serialize"),
+            busy
+        );
+        assert_eq!(status(Kind::ReadOnlyTransaction, "read-only"), busy);
+        assert_eq!(status(Kind::Unknown, "database is locked"), busy);
+        assert_eq!(
+            status(Kind::Unknown, "no such table: keys"),
+            StatusCode::INTERNAL_SERVER_ERROR
         );
     }
 }
