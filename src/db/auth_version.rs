@@ -42,7 +42,7 @@ thread_local! {
 }
 
 /// Called by every model function that changes what authenticating a key
-/// reads (the triggers in `auth_versions`' migration list the same columns),
+/// reads (the triggers of migrations `000003` and `000005` list the same columns),
 /// so that [`super::run`] settles the change before the request answers.
 pub(crate) fn note_change() {
     CHANGED_HERE.set(true);

@@ -78,6 +78,17 @@ async fn exchanges_come_from_memory_until_the_key_changes(backend: Backend) {
     assert_eq!(app.exchange_bearer(&secret).await.status(), 200);
     assert_eq!(lookups(&app.client, &app.base, "hit").await, hits + 1.0);
 
+    // A rename changes nothing authentication reads: still from memory.
+    let path = app.ws_path(&format!("/keys/{id}"));
+    let rename = json!({ "name": "renamed" });
+    let (status, body) = app
+        .call(Method::PATCH, &path, &app.bootstrap.secret, Some(rename))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let misses = lookups(&app.client, &app.base, "miss").await;
+    assert_eq!(app.exchange_bearer(&secret).await.status(), 200);
+    assert_eq!(lookups(&app.client, &app.base, "miss").await, misses);
+
     // A change is seen by the very next exchange, cached or not.
     patch_scopes(&app, &id, json!(["keys:read"])).await;
     assert_eq!(

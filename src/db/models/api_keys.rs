@@ -347,7 +347,10 @@ pub fn update(conn: &mut DbConnection, id: &str, changes: &KeyChanges) -> QueryR
     if changes.name.is_none() && changes.scopes.is_none() && changes.rate_limit.is_none() {
         return Ok(());
     }
-    crate::db::auth_version::note_change();
+    // A name is never read to authenticate: renaming leaves caches alone.
+    if changes.scopes.is_some() || changes.rate_limit.is_some() {
+        crate::db::auth_version::note_change();
+    }
     diesel::update(api_keys::table.find(id))
         .set(changes)
         .execute(conn)

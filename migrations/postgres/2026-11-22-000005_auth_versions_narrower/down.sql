@@ -1,0 +1,6 @@
+DROP TRIGGER api_keys_auth_update ON api_keys;
+CREATE TRIGGER api_keys_auth_update AFTER UPDATE OF
+    id, workspace_id, kind, name, start, secret_digest, previous_secret_digest,
+    previous_secret_expires_at, user_id, environment, partner, external_id, scopes,
+    created_at, created_by, expires_at, revoked_at, rate_limit, allowed_cidrs, rotated_at
+ON api_keys FOR EACH STATEMENT EXECUTE FUNCTION keymint_auth_changed();
