@@ -2,8 +2,8 @@
 //! library so integration tests run the very same server on port 0.
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::middleware::from_fn;
@@ -208,12 +208,12 @@ impl Server {
                 "checking for changes to keys",
                 stopped.clone(),
                 {
-                    let state = state.clone();
+                    let pool = state.pool.clone();
                     let failing = AtomicBool::new(false);
+                    let own = Mutex::new(None);
                     move || {
-                        let auth_version = state.pool.auth_version();
-                        let checked =
-                            db::with_connection(&state.pool, |conn| Ok(auth_version.check(conn)?));
+                        let checked = pool
+                            .check_auth_version(&mut own.lock().unwrap_or_else(|p| p.into_inner()));
                         // Said when checks start and stop failing, not 20
                         // times a second.
                         match checked {
@@ -222,8 +222,7 @@ impl Server {
                             }
                             Err(error) if !failing.swap(true, Ordering::Relaxed) => {
                                 return Err(format!(
-                                    "{}; exchanges use no cached key until it works",
-                                    error.detail()
+                                    "{error}; exchanges use no cached key until it works"
                                 ));
                             }
                             _ => {}

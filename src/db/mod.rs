@@ -42,6 +42,8 @@ pub enum DbConnection {
 #[derive(Clone)]
 pub struct Pool {
     connections: r2d2::Pool<Manager>,
+    /// What the pool connects to, for the one connection kept outside it.
+    target: Target,
     auth_version: Arc<AuthVersion>,
 }
 
@@ -63,6 +65,32 @@ impl Pool {
 
     pub fn auth_version(&self) -> &Arc<AuthVersion> {
         &self.auth_version
+    }
+
+    /// Checks for changes to what authentication reads (see
+    /// [`AuthVersion::check`]) on `own`, a connection kept outside the pool
+    /// for this alone, opened first if needed and closed when a check
+    /// fails. Outside the pool, because a check queued behind busy requests
+    /// would let the cache's lease run out and send every exchange to the
+    /// database just when it is busiest. Blocking.
+    pub fn check_auth_version(&self, own: &mut Option<DbConnection>) -> Result<(), String> {
+        let conn = match own {
+            Some(conn) => conn,
+            None => {
+                let manager = Manager {
+                    target: self.target.clone(),
+                };
+                own.insert(
+                    manager
+                        .connect()
+                        .map_err(|error| format!("cannot connect: {error}"))?,
+                )
+            }
+        };
+        self.auth_version.check(conn).map_err(|error| {
+            *own = None;
+            format!("database: {error}")
+        })
     }
 }
 
@@ -166,6 +194,7 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, SetupError> {
     };
     manager.connect()?;
     let replicated = matches!(manager.target, Target::Postgres { .. });
+    let target = manager.target.clone();
     let connections = r2d2::Pool::builder()
         .max_size(max_size)
         // No `SELECT 1` round trip before every request: a connection that
@@ -177,6 +206,7 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, SetupError> {
         .build(manager)?;
     Ok(Pool {
         connections,
+        target,
         auth_version: Arc::new(AuthVersion::new(replicated)),
     })
 }

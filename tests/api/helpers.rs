@@ -499,6 +499,26 @@ pub async fn exchange_bearer(
 
 /// The value of the Prometheus sample whose name and labels are exactly
 /// `series`, in a `/metrics` text.
+/// Key lookups of the server at `base` so far, by result (hit or miss).
+pub async fn lookups(client: &reqwest::Client, base: &str, result: &str) -> f64 {
+    let metrics = client.get(format!("{base}/metrics")).send().await.unwrap();
+    let text = metrics.text().await;
+    let series = format!("keymint_key_cache_lookups_total{{result=\"{result}\"}}");
+    metric_sample(&text.unwrap(), &series).unwrap_or_else(|| panic!("no {series}"))
+}
+
+/// Exchanges `secret` at the server at `base` until one is answered from
+/// its cache: the first may come before the server's first check vouches
+/// for its cache.
+pub async fn exchange_until_a_cache_hit(client: &reqwest::Client, base: &str, secret: &str) {
+    eventually(std::time::Duration::from_secs(5), "a cache hit", || async {
+        let response = exchange_bearer(client, &format!("{base}/auth/token"), secret).await;
+        assert_eq!(response.status(), 200);
+        (lookups(client, base, "hit").await >= 1.0).then_some(())
+    })
+    .await;
+}
+
 pub fn metric_sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .filter(|line| !line.starts_with('#'))

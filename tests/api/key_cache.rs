@@ -6,17 +6,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, TestApp, assert_error, eventually, exchange_bearer, metric_sample, spawn_app,
-    spawn_app_with, status_and_json, unverified_claims,
+    Backend, TestApp, assert_error, exchange_until_a_cache_hit, lookups, spawn_app, spawn_app_with,
+    status_and_json, unverified_claims,
 };
-
-/// Key lookups of the server at `base` so far, by result (hit or miss).
-async fn lookups(client: &reqwest::Client, base: &str, result: &str) -> f64 {
-    let metrics = client.get(format!("{base}/metrics")).send().await.unwrap();
-    let text = metrics.text().await;
-    let series = format!("keymint_key_cache_lookups_total{{result=\"{result}\"}}");
-    metric_sample(&text.unwrap(), &series).unwrap_or_else(|| panic!("no {series}"))
-}
 
 async fn scope_of_token(response: reqwest::Response) -> String {
     let (status, body) = status_and_json(response).await;
@@ -33,18 +25,6 @@ async fn read_write_key(app: &TestApp) -> (String, String) {
         .await;
     let secret = created["secret"].as_str().unwrap().to_owned();
     (created["id"].as_str().unwrap().to_owned(), secret)
-}
-
-/// Exchanges `secret` at the server at `base` until one is answered from
-/// its cache: the first may come before the server's first check vouches
-/// for its cache.
-async fn exchange_until_a_cache_hit(client: &reqwest::Client, base: &str, secret: &str) {
-    eventually(std::time::Duration::from_secs(5), "a cache hit", || async {
-        let response = exchange_bearer(client, &format!("{base}/auth/token"), secret).await;
-        assert_eq!(response.status(), 200);
-        (lookups(client, base, "hit").await >= 1.0).then_some(())
-    })
-    .await;
 }
 
 async fn revoke(app: &TestApp, id: &str) {

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, eventually, spawn_app, status_and_json};
+use crate::helpers::{
+    Backend, TestApp, eventually, exchange_until_a_cache_hit, lookups, spawn_app, status_and_json,
+};
 
 /// Generous next to the pool's 3 s checkout timeout that `/readyz` waits out.
 const WITHIN: Duration = Duration::from_secs(20);
@@ -34,6 +36,8 @@ async fn readyz_is_unready_while_no_connection_can_be_had(backend: Backend) {
         return;
     };
     wait_for_readiness(&app, 200, true).await;
+    let secret = app.bootstrap.secret.clone();
+    exchange_until_a_cache_hit(&app.client, &app.base, &secret).await;
     let pool = app.state.pool.clone();
     let held = tokio::task::spawn_blocking(move || {
         (0..pool.max_size())
@@ -43,6 +47,11 @@ async fn readyz_is_unready_while_no_connection_can_be_had(backend: Backend) {
     .await
     .unwrap();
     wait_for_readiness(&app, 503, false).await;
+    // The key cache's checks have a connection of their own: a cached key
+    // is still served while requests wait for the pool.
+    let hits = lookups(&app.client, &app.base, "hit").await;
+    assert_eq!(app.exchange_bearer(&secret).await.status(), 200);
+    assert_eq!(lookups(&app.client, &app.base, "hit").await, hits + 1.0);
     drop(held);
     wait_for_readiness(&app, 200, true).await;
 }
