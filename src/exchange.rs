@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::ratelimit::{RateStatus, Subject};
 use crate::secrets::Secret;
 use crate::state::AppState;
+use crate::throttle;
 use crate::tokens::AccessClaims;
 use crate::tokens::claims::Registered;
 
@@ -82,13 +83,7 @@ struct NamedKey {
 pub async fn exchange(state: &web::Data<AppState>, request: ExchangeRequest) -> Exchanged {
     let now = clock::now();
     let now_unix = now.and_utc().timestamp();
-    let ip_key = format!(
-        "exchange:ip:{}",
-        request
-            .origin
-            .client_ip
-            .map_or_else(String::new, |ip| ip.to_string())
-    );
+    let ip_key = throttle::ip_key("exchange", request.origin.client_ip);
     // A client_id names the key being guessed at before any secret matches.
     let claimed_key = request
         .client_id
@@ -96,19 +91,9 @@ pub async fn exchange(state: &web::Data<AppState>, request: ExchangeRequest) -> 
         .map(str::trim)
         .filter(|id| !id.is_empty())
         .map(key_throttle_key);
-    let throttled = [
-        (Some(&ip_key), FAILURES_PER_IP),
-        (claimed_key.as_ref(), FAILURES_PER_KEY),
-    ]
-    .into_iter()
-    .find_map(|(key, limit)| {
-        let retry_after_secs = state.failures.blocked(key?, limit, now_unix)?;
-        Some(ApiError::RateLimited {
-            limit,
-            retry_after_secs,
-        })
-    });
-    if let Some(error) = throttled {
+    let limits = std::iter::once((&*ip_key, FAILURES_PER_IP))
+        .chain(claimed_key.as_deref().map(|key| (key, FAILURES_PER_KEY)));
+    if let Err(error) = state.failures.check(limits, now_unix) {
         return Exchanged {
             rate: None,
             result: Err(error),
@@ -254,16 +239,8 @@ async fn attempt(
         workspace_id: key.workspace_id.clone(),
         rate: None,
     };
-    let throttled = state.failures.blocked(
-        &key_throttle_key(&key.id),
-        FAILURES_PER_KEY,
-        now.and_utc().timestamp(),
-    );
-    if let Some(retry_after_secs) = throttled {
-        let error = ApiError::RateLimited {
-            limit: FAILURES_PER_KEY,
-            retry_after_secs,
-        };
+    let limits = [(&*key_throttle_key(&key.id), FAILURES_PER_KEY)];
+    if let Err(error) = state.failures.check(limits, now.and_utc().timestamp()) {
         return Ok((Some(named), Err(error)));
     }
     // Every exchange presenting the key counts against its rate limit.

@@ -15,6 +15,7 @@ use crate::db::{self, models};
 use crate::error::ApiError;
 use crate::passwords;
 use crate::state::AppState;
+use crate::throttle;
 use crate::tokens::claims::Registered;
 use crate::tokens::login::{LoginClaims, login_audience};
 
@@ -43,21 +44,13 @@ pub async fn login(
     let email = models::users::normalize_email(email);
     let now = clock::now();
     let now_unix = now.and_utc().timestamp();
-    let ip_key = format!(
-        "login:ip:{}",
-        origin
-            .client_ip
-            .map_or_else(String::new, |ip| ip.to_string())
-    );
+    let ip_key = throttle::ip_key("login", origin.client_ip);
     let email_key = format!("login:email:{email}");
-    for (key, limit) in [(&ip_key, FAILURES_PER_IP), (&email_key, FAILURES_PER_EMAIL)] {
-        if let Some(retry_after_secs) = state.failures.blocked(key, limit, now_unix) {
-            return Err(ApiError::RateLimited {
-                limit,
-                retry_after_secs,
-            });
-        }
-    }
+    let limits = [
+        (&*ip_key, FAILURES_PER_IP),
+        (&*email_key, FAILURES_PER_EMAIL),
+    ];
+    state.failures.check(limits, now_unix)?;
 
     let lookup = email.clone();
     let (user, memberships) = db::run(&state.pool, move |conn| {

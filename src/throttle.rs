@@ -7,7 +7,10 @@
 //! still bounds guessing to a handful of attempts a minute.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
+
+use crate::error::ApiError;
 
 /// Entries kept before stale windows are swept, bounding memory however
 /// many distinct addresses fail.
@@ -20,10 +23,36 @@ pub struct FailureThrottle {
     windows: Mutex<HashMap<String, (i64, u32)>>,
 }
 
+/// The throttle key of a client address in `scope` ("exchange", "login").
+pub fn ip_key(scope: &str, ip: Option<IpAddr>) -> String {
+    match ip {
+        Some(ip) => format!("{scope}:ip:{ip}"),
+        None => format!("{scope}:ip:"),
+    }
+}
+
 impl FailureThrottle {
+    /// 429 if any of `limits` (a key, and the failures it may have in a
+    /// window) is used up: the first such, with the seconds left in it.
+    pub fn check<'a>(
+        &self,
+        limits: impl IntoIterator<Item = (&'a str, u32)>,
+        now_unix: i64,
+    ) -> Result<(), ApiError> {
+        for (key, limit) in limits {
+            if let Some(retry_after_secs) = self.blocked(key, limit, now_unix) {
+                return Err(ApiError::RateLimited {
+                    limit,
+                    retry_after_secs,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// `Some(seconds until the window ends)` if `key` has reached `limit`
     /// failures in the current window.
-    pub fn blocked(&self, key: &str, limit: u32, now_unix: i64) -> Option<u64> {
+    fn blocked(&self, key: &str, limit: u32, now_unix: i64) -> Option<u64> {
         let window = now_unix.div_euclid(WINDOW_SECS);
         let windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         match windows.get(key) {
