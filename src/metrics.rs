@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use actix_web::http::Method;
+use actix_web::http::{Method, StatusCode};
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -173,12 +173,11 @@ impl Metrics {
 
     /// Counts one answered request. `route` is the matched pattern (e.g.
     /// `/api/v1/workspaces/{ws}/keys/{id}`), or [`UNMATCHED_ROUTE`].
-    pub fn record_request(&self, route: &str, method: &Method, status: u16) {
-        let status_text = status.to_string();
+    pub fn record_request(&self, route: &str, method: &Method, status: StatusCode) {
         self.requests
-            .with_label_values(&[route, method_label(method), &status_text])
+            .with_label_values(&[route, method_label(method), status.as_str()])
             .inc();
-        if status == 429 {
+        if status == StatusCode::TOO_MANY_REQUESTS {
             self.rate_limited.with_label_values(&[route]).inc();
         }
     }
@@ -290,9 +289,13 @@ mod tests {
     #[test]
     fn exposition_holds_every_family_with_its_labels() {
         let metrics = Metrics::new();
-        metrics.record_request("/auth/token", &Method::POST, 200);
-        metrics.record_request("/auth/token", &Method::POST, 429);
-        metrics.record_request(UNMATCHED_ROUTE, &Method::from_bytes(b"BREW").unwrap(), 404);
+        metrics.record_request("/auth/token", &Method::POST, StatusCode::OK);
+        metrics.record_request("/auth/token", &Method::POST, StatusCode::TOO_MANY_REQUESTS);
+        metrics.record_request(
+            UNMATCHED_ROUTE,
+            &Method::from_bytes(b"BREW").unwrap(),
+            StatusCode::NOT_FOUND,
+        );
         metrics.record_exchange("issued", Duration::from_millis(3));
         let text = metrics.render([KeyState::Active, KeyState::Retired], pool(), 5, 0);
         for line in [
@@ -320,7 +323,7 @@ mod tests {
     #[test]
     fn two_servers_keep_their_counts_apart() {
         let (a, b) = (Metrics::new(), Metrics::new());
-        a.record_request("/healthz", &Method::GET, 200);
+        a.record_request("/healthz", &Method::GET, StatusCode::OK);
         assert!(!b.render([], pool(), 0, 0).contains("/healthz"));
     }
 }

@@ -61,9 +61,7 @@ pub async fn observe(
         ),
     };
     if let Some(state) = &state {
-        state
-            .metrics
-            .record_request(&route, &method, status.as_u16());
+        state.metrics.record_request(&route, &method, status);
     }
     let level = if status.is_server_error() {
         log::Level::Warn

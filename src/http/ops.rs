@@ -21,7 +21,7 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.pool.clone();
     let database = web::block(move || db::ping(&pool)).await.unwrap_or(false);
-    let signing_key = state.signing.signing_key(Utc::now()).is_some();
+    let signing_key = state.signer().is_ok();
     let body = json!({
         "status": if database && signing_key { "ready" } else { "unavailable" },
         "database": database,
