@@ -1,11 +1,15 @@
 //! Authorization: what an authenticated caller may do in one workspace.
 //!
 //! Rights are scopes. A key holds its own scopes; a personal key also
-//! carries its owner's *current* role (narrowed by the key's scopes); a JWT
-//! is further narrowed to the scopes it was issued with.
+//! carries its owner's *current* role (narrowed by the key's scopes; see
+//! [`KnownKey::rights`]); a JWT is further narrowed to the scopes it was
+//! issued with. A credential holding none of keymint's scopes in a
+//! workspace acts there as nobody.
+
+use std::sync::Arc;
 
 use crate::access::{Role, ScopeSet};
-use crate::api_keys::{AuthenticatedKey, KeyKind};
+use crate::api_keys::{KeyKind, KnownKey};
 use crate::audit::Origin;
 use crate::db::DbConnection;
 use crate::db::models::memberships;
@@ -16,7 +20,7 @@ use crate::error::ApiError;
 /// Who is calling, established by the credential they presented.
 pub enum Principal {
     /// A secret presented directly, or a token exchanged from one.
-    Key(Box<AuthenticatedKey>),
+    Key(Arc<KnownKey>),
     /// A person, through a login token: their rights come from their
     /// current membership in each workspace.
     User(User),
@@ -43,9 +47,23 @@ pub struct WorkspaceAccess {
 }
 
 impl Caller {
-    /// Resolves `{ws}` (id or slug) and the caller's rights in it. A
+    /// Resolves `{ws}` (id or slug) and the caller's rights in it, which
+    /// must hold at least one of keymint's scopes: a credential without any
+    /// acts on the API as nobody (403 `insufficient_permissions`). A
     /// credential of another workspace is 403 `api_key_account_mismatch`.
     pub fn access(&self, conn: &mut DbConnection, ws: &str) -> Result<WorkspaceAccess, ApiError> {
+        let access = self.standing(conn, ws)?;
+        if !access.scopes.iter().any(crate::access::is_keymint_scope) {
+            return Err(ApiError::InsufficientPermissions(
+                "This credential holds none of keymint's scopes here.".to_owned(),
+            ));
+        }
+        Ok(access)
+    }
+
+    /// The caller's rights in `{ws}`, possibly none: what `/api/v1/me`
+    /// reports. Everything else asks [`Caller::access`].
+    pub fn standing(&self, conn: &mut DbConnection, ws: &str) -> Result<WorkspaceAccess, ApiError> {
         let workspace =
             workspaces::find(conn, ws)?.ok_or_else(|| ApiError::not_found("workspace"))?;
         let authenticated = match &self.principal {
@@ -66,13 +84,7 @@ impl Caller {
         if key.workspace_id != workspace.id {
             return Err(ApiError::AccountMismatch);
         }
-        let held = key.scopes();
-        let mut scopes = match &authenticated.owner {
-            // A personal key created without scopes acts with the whole role.
-            Some(owner) if held.is_empty() => owner.role.scopes(),
-            Some(owner) => held.intersect(&owner.role.scopes()),
-            None => held,
-        };
+        let mut scopes = authenticated.rights();
         if let Some(token_scopes) = &self.token_scopes {
             scopes = scopes.intersect(token_scopes);
         }

@@ -43,6 +43,10 @@ pub enum ApiError {
     InvalidToken,
     #[error("The requested scope exceeds the scopes of the key.")]
     InvalidScope,
+    /// The exchange was asked for an audience keymint itself consumes:
+    /// 422 naming `audience`, or RFC 8707 `invalid_target` in OAuth forms.
+    #[error("The audience is one of keymint's own; ask for your service's audience.")]
+    InvalidTarget,
     #[error("The credential belongs to a different workspace.")]
     AccountMismatch,
     #[error("{0}")]
@@ -109,6 +113,7 @@ impl ApiError {
             | ApiError::ApiKeyExpired
             | ApiError::InvalidClient => bad_credential_code,
             ApiError::Validation(_) => "invalid_request",
+            ApiError::InvalidTarget => "invalid_target",
             ApiError::OAuth { .. } => return self,
             other => other.code(),
         };
@@ -141,7 +146,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::Validation(_) => "validation_error",
+            ApiError::Validation(_) | ApiError::InvalidTarget => "validation_error",
             ApiError::RateLimited { .. } => "rate_limit_exceeded",
             ApiError::Unavailable | ApiError::NoSigningKey => "unavailable",
             ApiError::Internal(_) => "internal_error",
@@ -163,6 +168,9 @@ impl ApiError {
         let mut body = serde_json::json!({ "error": self.code(), "detail": self.detail() });
         match self {
             ApiError::Validation(errors) => body["errors"] = serde_json::json!(errors),
+            ApiError::InvalidTarget => {
+                body["errors"] = serde_json::json!([FieldError::new("audience", self.detail())]);
+            }
             ApiError::RateLimited {
                 limit,
                 retry_after_secs,
@@ -189,6 +197,7 @@ impl ResponseError for ApiError {
                 "invalid_request"
                 | "invalid_grant"
                 | "invalid_scope"
+                | "invalid_target"
                 | "unsupported_grant_type" => StatusCode::BAD_REQUEST,
                 _ => source.status_code(),
             },
@@ -209,7 +218,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::InvalidTarget => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable | ApiError::NoSigningKey => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

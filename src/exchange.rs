@@ -1,8 +1,6 @@
 //! Exchanging a secret for a short-lived access token: the rules of
 //! `POST /auth/token`, independent of which of its request forms was used.
 
-use std::sync::Arc;
-
 use actix_web::web;
 use serde_json::json;
 
@@ -11,6 +9,7 @@ use chrono::NaiveDateTime;
 use crate::access::ScopeSet;
 use crate::api_keys::{KeyKind, KnownKey};
 use crate::audit::{self, Origin};
+use crate::auth;
 use crate::clock;
 use crate::db::{self, models};
 use crate::error::ApiError;
@@ -18,8 +17,8 @@ use crate::ratelimit::{RateStatus, Subject};
 use crate::secrets::Secret;
 use crate::state::AppState;
 use crate::throttle;
-use crate::tokens::AccessClaims;
 use crate::tokens::claims::Registered;
+use crate::tokens::{AccessClaims, issue, kind};
 
 /// What the client asked for, whichever form it used.
 #[derive(Default, Clone)]
@@ -219,9 +218,9 @@ async fn attempt(
         return Ok((None, Err(ApiError::InvalidApiKey)));
     };
     let lifetime = token_lifetime(state, request.expires_in);
-    let audience = match request.audience.as_deref().map(str::trim) {
-        None | Some("") => state.issuer.clone(),
-        Some(audience) => audience.to_owned(),
+    let audience = match audience(state, request.audience.as_deref()) {
+        Ok(audience) => audience,
+        Err(refused) => return Ok((None, Err(refused))),
     };
     let requested_scope = request
         .scope
@@ -230,7 +229,7 @@ async fn attempt(
     // Before any database work: with no key to sign, no use is taken.
     let signing_key = state.signer()?;
 
-    let Some(known) = find_known(state, &secret, now).await? else {
+    let Some(known) = auth::key_by_secret(state, &secret, now).await? else {
         return Ok((None, Err(ApiError::InvalidApiKey)));
     };
     let key = &known.key;
@@ -256,7 +255,7 @@ async fn attempt(
             request.email.as_deref(),
             request.client_id.as_deref(),
         )?;
-        let scope = grant_scope(&key.scopes(), requested_scope)?;
+        let scope = grant_scope(&known.rights(), requested_scope)?;
         Ok((scope, lifetime))
     });
     let (scope, lifetime) = match checked {
@@ -276,7 +275,7 @@ async fn attempt(
     }
 
     let claims = claims_for(state, &known, audience, &scope, lifetime, now);
-    let access_token = signing_key.sign_jwt(&claims)?;
+    let access_token = issue::sign(&signing_key, &claims)?;
     state.usage.record(&key.id, now);
     Ok((
         Some(named),
@@ -289,26 +288,17 @@ async fn attempt(
     ))
 }
 
-/// The key a secret names, from the key cache or else the database (and
-/// then kept in the cache).
-async fn find_known(
-    state: &web::Data<AppState>,
-    secret: &Secret,
-    now: NaiveDateTime,
-) -> Result<Option<Arc<KnownKey>>, ApiError> {
-    let digest = secret.digest();
-    let cached = state.keys.get(&digest, now);
-    state.metrics.record_key_lookup(cached.is_some());
-    if cached.is_some() {
-        return Ok(cached);
+/// The `aud` of the token: the one asked for, else the issuer. Audiences
+/// keymint itself consumes are refused (RFC 8707 `invalid_target`): an
+/// access token is never made to look like a login token or a session.
+fn audience(state: &AppState, requested: Option<&str>) -> Result<String, ApiError> {
+    match requested.map(str::trim) {
+        None | Some("") => Ok(state.issuer.clone()),
+        Some(audience) if kind::is_keymint_audience(&state.issuer, audience) => {
+            Err(ApiError::InvalidTarget)
+        }
+        Some(audience) => Ok(audience.to_owned()),
     }
-    let generation = state.keys.generation();
-    let found = db::run(&state.pool, {
-        let digest = digest.clone();
-        move |conn| KnownKey::find(conn, &digest, now)
-    })
-    .await?;
-    Ok(found.map(|known| state.keys.insert(&digest, generation, known)))
 }
 
 /// `expires_in` if asked (capped at the configured maximum), else the default.

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod api_keys;
 pub mod audit;
+pub mod auth;
 pub mod authz;
 pub mod bootstrap;
 pub mod cli;

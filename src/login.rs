@@ -16,8 +16,7 @@ use crate::error::ApiError;
 use crate::passwords;
 use crate::state::AppState;
 use crate::throttle;
-use crate::tokens::claims::Registered;
-use crate::tokens::login::{LoginClaims, login_audience};
+use crate::tokens::issue;
 
 /// Failed logins allowed per minute from one IP, and for one email.
 pub const FAILURES_PER_IP: u32 = 20;
@@ -106,17 +105,14 @@ pub async fn login(
         return Err(ApiError::InvalidCredentials);
     };
     let lifetime = state.config.token_ttl;
-    let claims = LoginClaims {
-        registered: Registered::issued(
-            &state.issuer,
-            user.id,
-            login_audience(&state.issuer),
-            now_unix,
-            i64::from(lifetime),
-        ),
-        email: user.email,
-    };
-    let access_token = state.signer()?.sign_jwt(&claims)?;
+    let access_token = issue::login_token(
+        &*state.signer()?,
+        &state.issuer,
+        &user.id,
+        &user.email,
+        now_unix,
+        i64::from(lifetime),
+    )?;
     Ok(LoggedIn {
         access_token,
         expires_in: lifetime,

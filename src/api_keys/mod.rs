@@ -103,42 +103,12 @@ pub struct KeyOwner {
     pub role: Role,
 }
 
-/// A secret that checked out: the key and, for personal keys, its owner.
-pub struct AuthenticatedKey {
-    pub key: ApiKey,
-    pub owner: Option<KeyOwner>,
-    /// The plan of the key's workspace, loaded with the key.
-    pub plan: Plan,
-}
-
-impl AuthenticatedKey {
-    /// Requests per second: the key's own `rate_limit`, else its plan's.
-    pub fn rate_limit(&self) -> u32 {
-        rate_limit_of(&self.key, self.plan)
-    }
-}
-
 /// A key's limit in requests per second: its override, else its plan's.
 pub fn rate_limit_of(key: &ApiKey, plan: Plan) -> u32 {
     key.rate_limit
         .and_then(|limit| u32::try_from(limit).ok())
         .filter(|limit| *limit > 0)
         .unwrap_or_else(|| plan.rate_limit())
-}
-
-/// Authenticates a presented secret: known, not revoked, not expired, its
-/// owner still a member (personal keys), and the caller inside its
-/// `allowed_cidrs`. Direct use on the API; the exchange goes through
-/// [`KnownKey`] and the key cache.
-pub fn authenticate(
-    conn: &mut DbConnection,
-    secret: &Secret,
-    client_ip: Option<IpAddr>,
-    now: NaiveDateTime,
-) -> Result<AuthenticatedKey, ApiError> {
-    let (key, plan) =
-        find_presented(conn, &secret.digest(), now)?.ok_or(ApiError::InvalidApiKey)?;
-    vet(conn, key, plan, client_ip, now)
 }
 
 /// The key a secret's digest names (current secret, or previous one in its
@@ -175,29 +145,24 @@ pub fn authenticate_by_id(
     issued_at: NaiveDateTime,
     client_ip: Option<IpAddr>,
     now: NaiveDateTime,
-) -> Result<AuthenticatedKey, ApiError> {
+) -> Result<KnownKey, ApiError> {
     let (key, plan) =
         models::api_keys::find_with_plan(conn, key_id)?.ok_or(ApiError::InvalidToken)?;
     if !key.honours_token_issued_at(issued_at, now) {
         return Err(ApiError::InvalidToken);
     }
-    vet(conn, key, plan, client_ip, now).map_err(|error| match error {
+    let owner = owner_of(conn, &key)?;
+    let known = KnownKey {
+        key,
+        plan,
+        owner,
+        previous_secret_dies_at: None,
+    };
+    known.vet(client_ip, now).map_err(|error| match error {
         ApiError::InvalidApiKey | ApiError::ApiKeyExpired => ApiError::InvalidToken,
         other => other,
-    })
-}
-
-/// Loads what checking a key reads, then makes the checks.
-pub fn vet(
-    conn: &mut DbConnection,
-    key: ApiKey,
-    plan: Plan,
-    client_ip: Option<IpAddr>,
-    now: NaiveDateTime,
-) -> Result<AuthenticatedKey, ApiError> {
-    let owner = owner_of(conn, &key)?;
-    check(&key, owner.as_ref(), client_ip, now)?;
-    Ok(AuthenticatedKey { key, owner, plan })
+    })?;
+    Ok(known)
 }
 
 /// The checks every use of a key passes: not revoked, not expired, owner
@@ -271,7 +236,7 @@ impl KnownKey {
                 .is_none_or(|dies_at| dies_at > now)
     }
 
-    /// The checks of [`vet`], on what was loaded.
+    /// The checks every use of the key passes, on what was loaded.
     pub fn vet(&self, client_ip: Option<IpAddr>, now: NaiveDateTime) -> Result<(), ApiError> {
         check(&self.key, self.owner.as_ref(), client_ip, now)
     }
@@ -279,6 +244,29 @@ impl KnownKey {
     /// Requests per second: the key's own `rate_limit`, else its plan's.
     pub fn rate_limit(&self) -> u32 {
         rate_limit_of(&self.key, self.plan)
+    }
+
+    /// What the key may do, the same whether its secret is used directly
+    /// or a token exchanged from it: its scopes, except that a personal
+    /// key's keymint scopes are its owner's current role narrowed by them
+    /// (all of the role when the key has none). The exchange puts exactly
+    /// these in the `scope` claim.
+    pub fn rights(&self) -> ScopeSet {
+        let held = self.key.scopes();
+        let Some(owner) = &self.owner else {
+            return match self.key.kind() {
+                // A personal key whose owner left holds nothing.
+                KeyKind::Personal => ScopeSet::default(),
+                _ => held,
+            };
+        };
+        let role = owner.role.scopes();
+        if held.is_empty() {
+            return role;
+        }
+        held.iter()
+            .filter(|scope| !crate::access::is_keymint_scope(scope) || role.contains(scope))
+            .collect()
     }
 }
 

@@ -17,7 +17,8 @@ use crate::db::models::api_keys;
 use crate::error::ApiError;
 use crate::portal::{self, PortalKeyBody, PortalSession};
 use crate::state::AppState;
-use crate::tokens::portal::{PortalClaims, portal_audience};
+use crate::tokens::TokenKind;
+use crate::tokens::portal::PortalClaims;
 use crate::tokens::verify::Audiences;
 
 impl FromRequest for PortalSession {
@@ -32,7 +33,8 @@ impl FromRequest for PortalSession {
                 .cloned()
                 .ok_or_else(|| ApiError::internal("AppState missing"))?;
             let token = credentials::bearer_or_api_key(&request)?.ok_or(ApiError::Unauthorized)?;
-            let audience = Audiences::OneOf(vec![portal_audience(&state.issuer)]);
+            let audience = TokenKind::Portal.fixed_audience(&state.issuer);
+            let audience = Audiences::OneOf(audience.into_iter().collect());
             let claims: PortalClaims =
                 state
                     .own_keys

@@ -76,7 +76,6 @@ pub struct SigningKey {
     /// The public JWK, `kid`, `alg` and `use` included.
     jwk: serde_json::Value,
     /// base64url of the JWS header, the same for every token this key signs.
-    header_b64: String,
     rng: SystemRandom,
 }
 
@@ -136,10 +135,8 @@ impl SigningKey {
         jwk["kid"] = json!(kid);
         jwk["alg"] = json!(alg.as_str());
         jwk["use"] = json!("sig");
-        let header = json!({ "alg": alg.as_str(), "typ": "at+jwt", "kid": kid });
         Ok(Self {
             alg,
-            header_b64: B64.encode(header.to_string()),
             kid,
             pair,
             jwk,
@@ -159,12 +156,14 @@ impl SigningKey {
         &self.jwk
     }
 
-    /// Signs `claims` as a compact JWS with header
-    /// `{"alg", "typ": "at+jwt", "kid"}` (RFC 9068).
-    pub fn sign_jwt<C: Serialize>(&self, claims: &C) -> Result<String, KeyError> {
+    /// Signs `claims` as a compact JWS with header `{"alg", "typ", "kid"}`.
+    /// `typ` says which kind of token it is (RFC 8725 section 3.11); only
+    /// `tokens::issue` chooses it.
+    pub fn sign_jwt<C: Serialize>(&self, typ: &str, claims: &C) -> Result<String, KeyError> {
+        let header = json!({ "alg": self.alg.as_str(), "typ": typ, "kid": self.kid });
         let claims = serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?;
-        let mut token = String::with_capacity(self.header_b64.len() + claims.len() * 4 / 3 + 100);
-        token.push_str(&self.header_b64);
+        let mut token = String::with_capacity(claims.len() * 4 / 3 + 256);
+        B64.encode_string(header.to_string(), &mut token);
         token.push('.');
         B64.encode_string(&claims, &mut token);
         let signature = self.sign(token.as_bytes())?;
@@ -234,7 +233,7 @@ mod tests {
             assert_eq!(key.jwk()["kid"], key.kid());
             assert_eq!(key.jwk()["alg"], alg.as_str());
             assert_eq!(key.kid().len(), 43);
-            let token = key.sign_jwt(&json!({"sub": "x"})).unwrap();
+            let token = key.sign_jwt("at+jwt", &json!({"sub": "x"})).unwrap();
             let header: serde_json::Value =
                 serde_json::from_slice(&B64.decode(token.split('.').next().unwrap()).unwrap())
                     .unwrap();

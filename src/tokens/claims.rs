@@ -4,9 +4,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::api_keys::KeyKind;
 
-/// `typ` header of every access token (RFC 9068 section 2.1).
-pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
-
 /// The registered claims (RFC 7519 section 4.1) every keymint token
 /// carries: access tokens, login tokens and portal sessions alike.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

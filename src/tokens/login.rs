@@ -1,7 +1,7 @@
 //! Claims of a login token: a person's session on the management API.
-//! Its audience is `<issuer>/api`, so downstream services that expect
-//! exchanged tokens (audience: the issuer, or their own) refuse it, and
-//! exchanged tokens are never taken for a login.
+//! Its `typ` is keymint's own (see [`super::kind`]), so no access token is
+//! ever taken for a login, and its audience is `<issuer>/api`, so
+//! downstream services that expect exchanged tokens refuse it too.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,9 +13,4 @@ pub struct LoginClaims {
     #[serde(flatten)]
     pub registered: Registered,
     pub email: String,
-}
-
-/// The audience of login tokens for a given issuer.
-pub fn login_audience(issuer: &str) -> String {
-    format!("{issuer}/api")
 }

@@ -1,7 +1,9 @@
-//! Tokens keymint issues: their claims, the jsonwebtoken crypto provider
-//! and the rules that verify them.
+//! Tokens keymint issues: their kinds and claims, the one place that signs
+//! them, the jsonwebtoken crypto provider and the rules that verify them.
 
 pub mod claims;
+pub mod issue;
+pub mod kind;
 pub mod login;
 pub mod own;
 pub mod portal;
@@ -9,3 +11,4 @@ pub mod provider;
 pub mod verify;
 
 pub use claims::AccessClaims;
+pub use kind::TokenKind;

@@ -5,9 +5,12 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
-use serde::de::DeserializeOwned;
 
-use super::verify::{self, Audiences, Expectations, KeySet, RegisteredClaims};
+use super::claims::AccessClaims;
+use super::kind::TokenKind;
+use super::login::LoginClaims;
+use super::portal::PortalClaims;
+use super::verify::{self, Audiences, Expectations, KeySet, TokenClaims};
 use crate::error::ApiError;
 use crate::signing::{KeyState, SigningKeys};
 
@@ -46,7 +49,7 @@ impl OwnKeys {
 
     /// Verifies a token keymint issued; any failure is 401 `invalid_token`
     /// (why is not the client's business, and telling it helps forgers).
-    pub fn verify<C: DeserializeOwned + RegisteredClaims>(
+    pub fn verify<C: TokenClaims>(
         &self,
         signing: &SigningKeys,
         token: &str,
@@ -64,5 +67,36 @@ impl OwnKeys {
             Utc::now().timestamp(),
         )
         .map_err(|_| ApiError::InvalidToken)
+    }
+}
+
+/// A verified keymint token, of the kind its signed `typ` header names.
+pub enum OwnToken {
+    Access(AccessClaims),
+    Login(LoginClaims),
+    Portal(PortalClaims),
+}
+
+impl OwnKeys {
+    /// Verifies a token of whichever kind it is: an access token against
+    /// `access_audience`, a login token or a portal session against the
+    /// audience keymint gives that kind. The caller decides which kinds it
+    /// accepts by matching on the answer.
+    pub fn verify_any(
+        &self,
+        signing: &SigningKeys,
+        token: &str,
+        issuer: &str,
+        access_audience: Audiences,
+    ) -> Result<OwnToken, ApiError> {
+        let kind = verify::claimed_kind(token).ok_or(ApiError::InvalidToken)?;
+        let fixed = || Audiences::OneOf(kind.fixed_audience(issuer).into_iter().collect());
+        Ok(match kind {
+            TokenKind::Access => {
+                OwnToken::Access(self.verify(signing, token, issuer, access_audience)?)
+            }
+            TokenKind::Login => OwnToken::Login(self.verify(signing, token, issuer, fixed())?),
+            TokenKind::Portal => OwnToken::Portal(self.verify(signing, token, issuer, fixed())?),
+        })
     }
 }

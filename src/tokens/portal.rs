@@ -1,7 +1,7 @@
 //! Claims of a portal session: one workspace, one of its customers
-//! (`sub` = `external_id`), audience `<issuer>/portal`. Only the portal's
-//! own API accepts it: the management API, `/auth/token` and downstream
-//! services (which expect other audiences) all refuse it.
+//! (`sub` = `external_id`), audience `<issuer>/portal`, and a `typ` of its
+//! own (see [`super::kind`]). Only the portal's own API accepts it: the
+//! management API, `/auth/token` and downstream services all refuse it.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,9 +14,4 @@ pub struct PortalClaims {
     pub registered: Registered,
     /// The workspace id.
     pub ws: String,
-}
-
-/// The audience of portal sessions for a given issuer.
-pub fn portal_audience(issuer: &str) -> String {
-    format!("{issuer}/portal")
 }

@@ -19,7 +19,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::claims::{ACCESS_TOKEN_TYP, AccessClaims, Registered};
+use super::claims::{AccessClaims, Registered};
+use super::kind::TokenKind;
 use super::login::LoginClaims;
 use super::portal::PortalClaims;
 use crate::signing::{SigningAlg, SigningKeys};
@@ -43,7 +44,7 @@ pub enum VerifyError {
     UnknownKey(String),
     #[error("the token's algorithm is not its key's")]
     AlgorithmMismatch,
-    #[error("the token is not an access token (typ at+jwt)")]
+    #[error("the token is not of the expected kind (its typ header)")]
     WrongType,
     #[error("the token's signature does not verify")]
     BadSignature,
@@ -217,31 +218,42 @@ fn header(token: &str) -> Result<Header, VerifyError> {
     Ok(header)
 }
 
-/// RFC 9068 section 4: `at+jwt`, or its long form, case-insensitively.
-fn is_access_token_type(typ: &str) -> bool {
-    let typ = typ.to_ascii_lowercase();
-    typ == ACCESS_TOKEN_TYP || typ.strip_prefix("application/") == Some(ACCESS_TOKEN_TYP)
+/// The kind a token says it is (its `typ`), read without verifying
+/// anything: only to choose which kind to verify it as, which then checks
+/// the signed header says the same.
+pub fn claimed_kind(token: &str) -> Option<TokenKind> {
+    header(token)
+        .ok()?
+        .typ
+        .as_deref()
+        .and_then(TokenKind::from_typ)
 }
 
-/// A kind of keymint token's claims: [`verify_as`] checks their
+/// The claims of one kind of keymint token: the kind ties the claims type
+/// to its `typ` header, both when keymint signs and when it verifies, so a
+/// token of one kind never parses as another. [`verify_as`] checks the
 /// [`Registered`] part.
-pub trait RegisteredClaims {
+pub trait TokenClaims: serde::Serialize + DeserializeOwned {
+    const KIND: TokenKind;
     fn registered(&self) -> &Registered;
 }
 
-impl RegisteredClaims for AccessClaims {
+impl TokenClaims for AccessClaims {
+    const KIND: TokenKind = TokenKind::Access;
     fn registered(&self) -> &Registered {
         &self.registered
     }
 }
 
-impl RegisteredClaims for LoginClaims {
+impl TokenClaims for LoginClaims {
+    const KIND: TokenKind = TokenKind::Login;
     fn registered(&self) -> &Registered {
         &self.registered
     }
 }
 
-impl RegisteredClaims for PortalClaims {
+impl TokenClaims for PortalClaims {
+    const KIND: TokenKind = TokenKind::Portal;
     fn registered(&self) -> &Registered {
         &self.registered
     }
@@ -258,8 +270,9 @@ pub fn verify(
     verify_as(token, keys, expected, now)
 }
 
-/// [`verify`] for any kind of keymint token (`C`: its claims).
-pub fn verify_as<C: DeserializeOwned + RegisteredClaims>(
+/// [`verify`] for any kind of keymint token (`C`: its claims, whose kind
+/// the token's `typ` must name).
+pub fn verify_as<C: TokenClaims>(
     token: &str,
     keys: &KeySet,
     expected: &Expectations,
@@ -281,7 +294,7 @@ pub fn verify_as<C: DeserializeOwned + RegisteredClaims>(
     if key.alg != alg {
         return Err(VerifyError::AlgorithmMismatch);
     }
-    if !header.typ.as_deref().is_some_and(is_access_token_type) {
+    if header.typ.as_deref().and_then(TokenKind::from_typ) != Some(C::KIND) {
         return Err(VerifyError::WrongType);
     }
     let claims = check_signature(token, key)?;
@@ -309,7 +322,7 @@ fn check_signature<C: DeserializeOwned>(token: &str, key: &VerifyingKey) -> Resu
 }
 
 fn check_claims(
-    claims: &impl RegisteredClaims,
+    claims: &impl TokenClaims,
     expected: &Expectations,
     now: i64,
 ) -> Result<(), VerifyError> {

@@ -358,17 +358,15 @@ impl TestApp {
     /// signed with the server's own key.
     pub fn expired_portal_session(&self, external_id: &str) -> String {
         let issued_at = chrono::Utc::now().timestamp() - 3600;
-        let claims = keymint::tokens::portal::PortalClaims {
-            registered: keymint::tokens::claims::Registered::issued(
-                &self.base,
-                external_id.to_owned(),
-                keymint::tokens::portal::portal_audience(&self.base),
-                issued_at,
-                1800,
-            ),
-            ws: self.bootstrap.workspace_id.clone(),
-        };
-        self.state.signer().unwrap().sign_jwt(&claims).unwrap()
+        keymint::tokens::issue::portal_session(
+            &self.state.signer().unwrap(),
+            &self.base,
+            &self.bootstrap.workspace_id,
+            external_id,
+            issued_at,
+            1800,
+        )
+        .unwrap()
     }
 
     /// Creates a key through the API and returns only its secret.

@@ -31,7 +31,8 @@ pub async fn create_workspace(
     Ok(HttpResponse::Created().json(WorkspaceView::from(workspace)))
 }
 
-/// Any credential of the workspace may read it.
+/// Any credential holding one of keymint's scopes in the workspace may
+/// read it.
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug")),
     responses((status = 200, body = WorkspaceView)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn get_workspace(
@@ -274,7 +275,7 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespon
         };
         let mut workspaces = Vec::new();
         for id in workspace_ids {
-            let access = caller.access(conn, &id)?;
+            let access = caller.standing(conn, &id)?;
             workspaces.push(MeWorkspace {
                 id: access.workspace.id,
                 slug: access.workspace.slug,

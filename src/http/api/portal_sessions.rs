@@ -11,8 +11,7 @@ use crate::error::ApiError;
 use crate::http::json::Json;
 use crate::portal::{self, SessionRequest, SessionView};
 use crate::state::AppState;
-use crate::tokens::claims::Registered;
-use crate::tokens::portal::{PortalClaims, portal_audience};
+use crate::tokens::issue;
 
 #[utoipa::path(post, path = "/api/v1/workspaces/{ws}/portal-sessions", tag = "portal", params(("ws" = String, Path, description = "Workspace id or slug")), request_body = SessionRequest,
     responses((status = 201, body = SessionView)), security(("bearer" = []), ("api_key" = [])))]
@@ -33,17 +32,14 @@ pub async fn create(
     .await?;
     let now = clock::now();
     let issued_at = now.and_utc().timestamp();
-    let claims = PortalClaims {
-        registered: Registered::issued(
-            &state.issuer,
-            external_id,
-            portal_audience(&state.issuer),
-            issued_at,
-            ttl.num_seconds(),
-        ),
-        ws: workspace.id,
-    };
-    let token = signer.sign_jwt(&claims)?;
+    let token = issue::portal_session(
+        &signer,
+        &state.issuer,
+        &workspace.id,
+        &external_id,
+        issued_at,
+        ttl.num_seconds(),
+    )?;
     // The fragment keeps the session out of server logs and Referer headers.
     let url = format!("{}/portal/{}#session={token}", state.issuer, workspace.slug);
     Ok(HttpResponse::Created()

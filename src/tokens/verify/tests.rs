@@ -98,7 +98,7 @@ fn tokens_of_every_algorithm_verify_with_their_published_key() {
     let keys = keys_of(&signers.iter().collect::<Vec<_>>());
     assert_eq!(keys.len(), 3);
     for signer in &signers {
-        let token = signer.key.sign_jwt(&claims()).unwrap();
+        let token = signer.key.sign_jwt("at+jwt", &claims()).unwrap();
         assert_eq!(verify(&token, &keys, &expected(), NOW), Ok(claims()));
         let mut only_this = expected();
         only_this.algorithms = vec![signer.key.alg()];
@@ -210,7 +210,7 @@ fn a_token_claiming_another_algorithm_than_its_key_is_refused() {
 fn changed_payloads_and_other_keys_signatures_fail() {
     let signer = Signer::new(SigningAlg::EdDSA);
     let keys = keys_of(&[&signer]);
-    let token = signer.key.sign_jwt(&claims()).unwrap();
+    let token = signer.key.sign_jwt("at+jwt", &claims()).unwrap();
     let parts: Vec<&str> = token.split('.').collect();
     let mut changed = claims();
     changed.scope = "admin".to_owned();
@@ -243,7 +243,12 @@ fn times_issuer_and_audience_are_checked_with_a_capped_leeway() {
     let signer = Signer::new(SigningAlg::ES256);
     let keys = keys_of(&[&signer]);
     let check = |claims: AccessClaims, expected: &Expectations, now: i64| {
-        verify(&signer.key.sign_jwt(&claims).unwrap(), &keys, expected, now)
+        verify(
+            &signer.key.sign_jwt("at+jwt", &claims).unwrap(),
+            &keys,
+            expected,
+            now,
+        )
     };
     let mut strict = expected();
     strict.leeway_secs = 0;
@@ -295,14 +300,14 @@ fn claims_missing_a_required_field_are_refused_after_the_signature() {
     let keys = keys_of(&[&signer]);
     let mut partial = serde_json::to_value(claims()).unwrap();
     partial.as_object_mut().unwrap().remove("exp");
-    let token = signer.key.sign_jwt(&partial).unwrap();
+    let token = signer.key.sign_jwt("at+jwt", &partial).unwrap();
     assert_eq!(
         verify(&token, &keys, &expected(), NOW),
         Err(VerifyError::BadClaims)
     );
     let mut string_nbf = serde_json::to_value(claims()).unwrap();
     string_nbf["nbf"] = json!("1800000000");
-    let token = signer.key.sign_jwt(&string_nbf).unwrap();
+    let token = signer.key.sign_jwt("at+jwt", &string_nbf).unwrap();
     assert_eq!(
         verify(&token, &keys, &expected(), NOW),
         Err(VerifyError::BadClaims),

@@ -1,0 +1,140 @@
+//! Authentication: the one place that turns a credential presented to the
+//! management API (a secret, an access token, a login token) into the
+//! principal behind it, with the checks every use of it passes.
+//!
+//! What a token is comes from its signed `typ` (see [`crate::tokens::kind`]),
+//! never from a claim the client could have chosen: an access token always
+//! stands for the key it was exchanged from (`client_id`), whatever its
+//! `sub`, `email` or audience say; only a login token stands for a person;
+//! a portal session is refused here (the portal's own API takes it).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+
+use crate::access::ScopeSet;
+use crate::api_keys::{self, KnownKey};
+use crate::authz::Principal;
+use crate::clock;
+use crate::db::{self, models::memberships, models::users, models::workspaces::Plan};
+use crate::error::ApiError;
+use crate::ratelimit::{RateStatus, Subject};
+use crate::secrets::Secret;
+use crate::state::AppState;
+use crate::tokens::own::OwnToken;
+use crate::tokens::verify::Audiences;
+
+/// A credential that checked out: who is behind it, the scopes of the
+/// presented token (`None` for a secret), and the rate decision on its
+/// bucket, which the caller records and enforces.
+pub struct Authenticated {
+    pub principal: Principal,
+    pub token_scopes: Option<ScopeSet>,
+    pub rate: RateStatus,
+}
+
+/// Authenticates a credential presented to the management API.
+pub async fn authenticate(
+    state: &AppState,
+    credential: &str,
+    client_ip: Option<IpAddr>,
+) -> Result<Authenticated, ApiError> {
+    let now = clock::now();
+    if !looks_like_jwt(credential) {
+        let secret = Secret::parse(credential).map_err(|_| ApiError::InvalidApiKey)?;
+        let key = key_by_secret(state, &secret, now)
+            .await?
+            .ok_or(ApiError::InvalidApiKey)?;
+        key.vet(client_ip, now)?;
+        let rate = state
+            .limiter
+            .acquire(Subject::Key(&key.key.id), key.rate_limit());
+        // A secret used directly counts as a use of the key.
+        state.usage.record(&key.key.id, now);
+        return Ok(Authenticated {
+            principal: Principal::Key(key),
+            token_scopes: None,
+            rate,
+        });
+    }
+    // Access tokens presented back to keymint must be meant for keymint.
+    let access_audience = Audiences::OneOf(vec![state.issuer.clone()]);
+    let token =
+        state
+            .own_keys
+            .verify_any(&state.signing, credential, &state.issuer, access_audience)?;
+    match token {
+        OwnToken::Access(claims) => {
+            let issued_at = claims
+                .registered
+                .issued_at()
+                .ok_or(ApiError::InvalidToken)?;
+            let key_id = claims.client_id;
+            let key = db::run(&state.pool, move |conn| {
+                api_keys::authenticate_by_id(conn, &key_id, issued_at, client_ip, now)
+            })
+            .await?;
+            // Tokens draw from the bucket of the key they were exchanged from.
+            let rate = state
+                .limiter
+                .acquire(Subject::Key(&key.key.id), key.rate_limit());
+            Ok(Authenticated {
+                principal: Principal::Key(Arc::new(key)),
+                token_scopes: Some(ScopeSet::parse_space_separated(&claims.scope)),
+                rate,
+            })
+        }
+        OwnToken::Login(claims) => {
+            let user_id = claims.registered.sub;
+            let (user, plan) = db::run(&state.pool, move |conn| {
+                let Some(user) = users::find(conn, &user_id)? else {
+                    return Ok((None, None));
+                };
+                let plan = memberships::best_plan_of_user(conn, &user.id)?;
+                Ok((Some(user), plan))
+            })
+            .await?;
+            let user = user.ok_or(ApiError::InvalidToken)?;
+            // A person acts in all their workspaces: the best plan applies.
+            let limit = plan.unwrap_or(Plan::Hobby).rate_limit();
+            let rate = state.limiter.acquire(Subject::User(&user.id), limit);
+            Ok(Authenticated {
+                principal: Principal::User(user),
+                token_scopes: None,
+                rate,
+            })
+        }
+        // A portal session is the portal's, and nothing else's.
+        OwnToken::Portal(_) => Err(ApiError::InvalidToken),
+    }
+}
+
+/// The key a secret names, from the key cache or else the database (and
+/// then kept in the cache): the one lookup of a presented secret, for the
+/// exchange and the management API alike. It decides nothing: the caller
+/// vets the key for its use.
+pub async fn key_by_secret(
+    state: &AppState,
+    secret: &Secret,
+    now: NaiveDateTime,
+) -> Result<Option<Arc<KnownKey>>, ApiError> {
+    let digest = secret.digest();
+    let cached = state.keys.get(&digest, now);
+    state.metrics.record_key_lookup(cached.is_some());
+    if cached.is_some() {
+        return Ok(cached);
+    }
+    let generation = state.keys.generation();
+    let found = db::run(&state.pool, {
+        let digest = digest.clone();
+        move |conn| KnownKey::find(conn, &digest, now)
+    })
+    .await?;
+    Ok(found.map(|known| state.keys.insert(&digest, generation, known)))
+}
+
+/// Three base64url segments: the compact JWS form. Secrets never contain dots.
+pub fn looks_like_jwt(credential: &str) -> bool {
+    credential.split('.').count() == 3
+}

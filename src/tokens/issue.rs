@@ -1,0 +1,66 @@
+//! Issuing keymint's tokens: the one place that signs them. The `typ`
+//! header comes from the claims type (see [`super::kind`]), so no caller
+//! can sign one kind of token as another.
+
+use super::claims::Registered;
+use super::kind::TokenKind;
+use super::login::LoginClaims;
+use super::portal::PortalClaims;
+use super::verify::TokenClaims;
+use crate::signing::{KeyError, SigningKey};
+
+/// Signs `claims` as a token of their kind.
+pub fn sign<C: TokenClaims>(key: &SigningKey, claims: &C) -> Result<String, KeyError> {
+    key.sign_jwt(C::KIND.typ(), claims)
+}
+
+/// A person's login token for the management API, valid `lifetime_secs`
+/// from `now_unix`.
+pub fn login_token(
+    key: &SigningKey,
+    issuer: &str,
+    user_id: &str,
+    email: &str,
+    now_unix: i64,
+    lifetime_secs: i64,
+) -> Result<String, KeyError> {
+    let audience = TokenKind::Login
+        .fixed_audience(issuer)
+        .expect("login tokens have a fixed audience");
+    let claims = LoginClaims {
+        registered: Registered::issued(
+            issuer,
+            user_id.to_owned(),
+            audience,
+            now_unix,
+            lifetime_secs,
+        ),
+        email: email.to_owned(),
+    };
+    sign(key, &claims)
+}
+
+/// A portal session for one customer (`external_id`) of one workspace.
+pub fn portal_session(
+    key: &SigningKey,
+    issuer: &str,
+    workspace_id: &str,
+    external_id: &str,
+    now_unix: i64,
+    lifetime_secs: i64,
+) -> Result<String, KeyError> {
+    let audience = TokenKind::Portal
+        .fixed_audience(issuer)
+        .expect("portal sessions have a fixed audience");
+    let claims = PortalClaims {
+        registered: Registered::issued(
+            issuer,
+            external_id.to_owned(),
+            audience,
+            now_unix,
+            lifetime_secs,
+        ),
+        ws: workspace_id.to_owned(),
+    };
+    sign(key, &claims)
+}
