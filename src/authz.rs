@@ -109,7 +109,41 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// The person behind the request, acting with their whole role: a
+    /// login token, or a personal key (or a token of one) that holds all of
+    /// its owner's role. What needs a person and is not bound to one
+    /// workspace (creating a workspace) asks for this, so a narrowed
+    /// credential never becomes the owner of anything.
+    pub fn whole_person(&self, conn: &mut DbConnection) -> Result<&User, ApiError> {
+        let narrowed = || {
+            ApiError::InsufficientPermissions(
+                "This needs a login, or a personal token with all of its owner's role.".to_owned(),
+            )
+        };
+        match &self.principal {
+            Principal::User(user) => Ok(user),
+            Principal::Key(known) => {
+                let owner = known.owner.as_ref().ok_or_else(narrowed)?;
+                let access = self.access(conn, &known.key.workspace_id)?;
+                if owner.role.scopes().is_subset_of(&access.scopes) {
+                    Ok(&owner.user)
+                } else {
+                    Err(narrowed())
+                }
+            }
+        }
+    }
+}
+
 impl WorkspaceAccess {
+    /// Whether these rights are the whole of the person's role: a login, or
+    /// a personal credential narrowed to nothing less than its role.
+    pub fn is_whole_role(&self) -> bool {
+        self.role
+            .is_some_and(|role| role.scopes().is_subset_of(&self.scopes))
+    }
+
     /// 403 `insufficient_permissions` unless the caller holds `scope`.
     pub fn require(&self, scope: &str) -> Result<(), ApiError> {
         if self.scopes.contains(scope) {

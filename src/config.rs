@@ -24,6 +24,7 @@ pub mod defaults {
     pub const DEFAULT_PLAN: &str = "pro";
     /// About 1 KiB each: 10 MiB at most.
     pub const KEY_CACHE_SIZE: usize = 10_000;
+    pub const PORTAL_MAX_KEYS: u32 = 100;
 }
 
 /// The longest a portal session may be asked to live.
@@ -102,6 +103,12 @@ pub struct Config {
     #[arg(long, env = "KEYMINT_KEY_CACHE_SIZE", default_value_t = defaults::KEY_CACHE_SIZE,
           global = true)]
     pub key_cache_size: usize,
+
+    /// Live keys one customer may hold through the portal; creating one
+    /// more there is 409. Portal sessions are the least trusted callers.
+    #[arg(long, env = "KEYMINT_PORTAL_MAX_KEYS", default_value_t = defaults::PORTAL_MAX_KEYS,
+          global = true)]
+    pub portal_max_keys: u32,
 }
 
 fn parse_alg(text: &str) -> Result<SigningAlg, String> {
@@ -135,6 +142,7 @@ impl Default for Config {
             auto_bootstrap: true,
             default_plan: parse_plan(defaults::DEFAULT_PLAN).expect("valid default"),
             key_cache_size: defaults::KEY_CACHE_SIZE,
+            portal_max_keys: defaults::PORTAL_MAX_KEYS,
         }
     }
 }
@@ -216,6 +224,7 @@ impl fmt::Debug for Config {
             .field("auto_bootstrap", &self.auto_bootstrap)
             .field("default_plan", &self.default_plan)
             .field("key_cache_size", &self.key_cache_size)
+            .field("portal_max_keys", &self.portal_max_keys)
             .finish()
     }
 }

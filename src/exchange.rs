@@ -83,16 +83,13 @@ pub async fn exchange(state: &web::Data<AppState>, request: ExchangeRequest) -> 
     let now = clock::now();
     let now_unix = now.and_utc().timestamp();
     let ip_key = throttle::ip_key("exchange", request.origin.client_ip);
-    // A client_id names the key being guessed at before any secret matches.
-    let claimed_key = request
-        .client_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .map(key_throttle_key);
-    let limits = std::iter::once((&*ip_key, FAILURES_PER_IP))
-        .chain(claimed_key.as_deref().map(|key| (key, FAILURES_PER_KEY)));
-    if let Err(error) = state.failures.check(limits, now_unix) {
+    // The key's own count is checked once its secret has named it: a
+    // client_id alone names nothing, so whoever read a key id in a JWT
+    // cannot lock the key's holder out.
+    if let Err(error) = state
+        .failures
+        .check([(&*ip_key, FAILURES_PER_IP)], now_unix)
+    {
         return Exchanged {
             rate: None,
             result: Err(error),
@@ -110,7 +107,7 @@ pub async fn exchange(state: &web::Data<AppState>, request: ExchangeRequest) -> 
         Ok((named, Err(refused))) => (named, refused),
     };
     let rate = named.as_ref().and_then(|n| n.rate);
-    let result = Err(refused(state, named, error, ip_key, claimed_key, origin, now_unix).await);
+    let result = Err(refused(state, named, error, ip_key, origin, now_unix).await);
     Exchanged { rate, result }
 }
 
@@ -121,21 +118,20 @@ async fn refused(
     named: Option<NamedKey>,
     error: ApiError,
     ip_key: String,
-    claimed_key: Option<String>,
     origin: Origin,
     now_unix: i64,
 ) -> ApiError {
     let status = actix_web::ResponseError::status_code(&error).as_u16();
     // Only a wrong credential (401) counts towards throttling: that is what
     // guessing looks like. A right secret refused by its limits (403) is not.
+    // It counts on a key only when the key's own secret was presented (with
+    // a wrong email or client_id).
     if status == 401 {
         state.failures.record_failure(&ip_key, now_unix);
-        let key = named
-            .as_ref()
-            .map(|n| key_throttle_key(&n.id))
-            .or(claimed_key);
-        if let Some(key) = key {
-            state.failures.record_failure(&key, now_unix);
+        if let Some(named) = &named {
+            state
+                .failures
+                .record_failure(&key_throttle_key(&named.id), now_unix);
         }
     }
     if !matches!(status, 401 | 403) {

@@ -1,12 +1,13 @@
 //! Password login: a JWT for the management API (audience `<issuer>/api`).
 //!
 //! A wrong email and a wrong password look the same from outside: the same
-//! 401 `invalid_credentials`, after the same PBKDF2 work. Failures are
-//! throttled per client IP and per email.
+//! 401 `invalid_credentials`, after the same PBKDF2 work. Attempts are
+//! throttled per client IP and per email, counted before the hash runs (on
+//! the hashing pool, never the database's threads) and forgiven when they
+//! succeed.
 
 use std::sync::OnceLock;
 
-use actix_web::web;
 use serde_json::json;
 
 use crate::audit::{self, Event, Origin};
@@ -49,7 +50,7 @@ pub async fn login(
         (&*ip_key, FAILURES_PER_IP),
         (&*email_key, FAILURES_PER_EMAIL),
     ];
-    state.failures.check(limits, now_unix)?;
+    state.failures.begin(&limits, now_unix)?;
 
     let lookup = email.clone();
     let (user, memberships) = db::run(&state.pool, move |conn| {
@@ -63,11 +64,13 @@ pub async fn login(
     .await?;
     let record = user.as_ref().and_then(|u| u.password_hash.clone());
     let candidate = password.to_owned();
-    let verified = web::block(move || match &record {
-        Some(record) => passwords::verify(&candidate, record),
-        None => passwords::verify(&candidate, decoy_hash()),
-    })
-    .await?
+    let verified = state
+        .hashing
+        .run(move || match &record {
+            Some(record) => passwords::verify(&candidate, record),
+            None => passwords::verify(&candidate, decoy_hash()),
+        })
+        .await?
         && user.as_ref().is_some_and(|u| u.password_hash.is_some());
 
     let workspace_ids: Vec<Option<String>> = if memberships.is_empty() {
@@ -100,10 +103,10 @@ pub async fn login(
     .await?;
 
     let Some(user) = user.filter(|_| verified) else {
-        state.failures.record_failure(&ip_key, now_unix);
-        state.failures.record_failure(&email_key, now_unix);
+        // Counted when the attempt began.
         return Err(ApiError::InvalidCredentials);
     };
+    state.failures.forgive(&[&ip_key, &email_key], now_unix);
     let lifetime = state.config.token_ttl;
     let access_token = issue::login_token(
         &*state.signer()?,

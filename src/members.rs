@@ -43,7 +43,7 @@ pub struct InviteView {
 pub struct AddedMember {
     #[serde(flatten)]
     pub member: MemberView,
-    /// Present when the person has no password yet.
+    /// Present when this request created the person's account.
     pub invitation: Option<InviteView>,
 }
 
@@ -62,7 +62,9 @@ fn require_owner_rights_if(access: &WorkspaceAccess, involves_owner: bool) -> Re
 }
 
 /// Adds a person by email (creating their account if needed) with `role`.
-/// A person without a password gets a one-time invitation to set one.
+/// Only an account this request creates gets an invitation (to set its
+/// first password): an existing account, with a password or not, never
+/// does, so adding someone to a workspace cannot take their account.
 pub fn add(
     conn: &mut DbConnection,
     caller: &Caller,
@@ -80,21 +82,22 @@ pub fn add(
         return Err(ApiError::validation("email", "must be an email address"));
     }
     conn.transaction(|conn| {
-        let user = match users::find_by_email(conn, &email)? {
-            Some(user) => user,
+        let (user, created) = match users::find_by_email(conn, &email)? {
+            Some(user) => (user, false),
             None => {
                 let user = users::User::new(&email, None, now);
                 users::insert(conn, &user)?;
-                user
+                (user, true)
             }
         };
         if memberships::find(conn, &access.workspace.id, &user.id)?.is_some() {
             return Err(ApiError::Conflict(format!("{email} is a member already.")));
         }
         memberships::upsert(conn, &access.workspace.id, &user.id, role, now)?;
-        let invitation = match user.password_hash {
-            Some(_) => None,
-            None => Some(invite(conn, access, &user.id, role, issuer, now)?),
+        let invitation = if created {
+            Some(invite(conn, access, &user.id, role, issuer, now)?)
+        } else {
+            None
         };
         audit::record(
             conn,
@@ -271,8 +274,30 @@ pub fn looks_like_email(email: &str) -> bool {
         if !local.is_empty() && !domain.is_empty() && email.len() <= 254 && !email.contains(char::is_whitespace))
 }
 
-/// Accepts an invitation: sets the invited person's password. Works once,
-/// within seven days.
+/// The invitation a presented token names, if it can still be redeemed:
+/// a cheap lookup made before any password is hashed for it.
+pub fn usable_invitation(
+    conn: &mut DbConnection,
+    token: &str,
+    now: NaiveDateTime,
+) -> Result<Invitation, ApiError> {
+    let digest = secrets::digest_of(token);
+    let invitation =
+        invitations::find_usable(conn, digest.as_bytes(), now)?.ok_or_else(unusable)?;
+    match users::find(conn, &invitation.user_id)? {
+        Some(user) if user.password_hash.is_none() => Ok(invitation),
+        _ => Err(unusable()),
+    }
+}
+
+fn unusable() -> ApiError {
+    ApiError::InvalidRequest("The invitation is unknown, used or expired.".to_owned())
+}
+
+/// Accepts an invitation: sets the invited person's first password. In one
+/// transaction: the invitation is taken (it works once, even when
+/// presented twice at the same moment), every other invitation of the
+/// person is voided, and the password is set only if the account has none.
 pub fn accept_invitation(
     conn: &mut DbConnection,
     token: &str,
@@ -281,10 +306,12 @@ pub fn accept_invitation(
 ) -> Result<users::User, ApiError> {
     let digest = secrets::digest_of(token);
     conn.transaction(|conn| {
-        let invitation = invitations::redeem(conn, digest.as_bytes(), now)?.ok_or_else(|| {
-            ApiError::InvalidRequest("The invitation is unknown, used or expired.".to_owned())
-        })?;
-        users::set_password_hash(conn, &invitation.user_id, password_hash)?;
+        let invitation = invitations::redeem(conn, digest.as_bytes(), now)?.ok_or_else(unusable)?;
+        invitations::void_all_of_user(conn, &invitation.user_id, now)?;
+        if !users::set_first_password_hash(conn, &invitation.user_id, password_hash)? {
+            // Rolled back with the rest: the account keeps its password.
+            return Err(unusable());
+        }
         let user =
             users::find(conn, &invitation.user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
         let event = audit::Event {

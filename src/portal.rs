@@ -17,6 +17,7 @@ use crate::clock::rfc3339;
 use crate::config::MAX_PORTAL_SESSION_TTL;
 use crate::db::DbConnection;
 use crate::db::models::api_keys::{self as key_rows, ApiKey, KeyFilter, Position, StoredUsage};
+use crate::db::models::workspaces;
 use crate::error::ApiError;
 use crate::secrets::Secret;
 
@@ -139,11 +140,13 @@ pub struct PortalKeyBody {
 }
 
 /// A new customer key. Portal keys carry no scopes: the customer cannot
-/// grant itself rights; downstream services decide by `sub` (its id).
+/// grant itself rights; downstream services decide by `sub` (its id). A
+/// customer holds at most `max_keys` live keys (409 beyond).
 pub fn create(
     conn: &mut DbConnection,
     session: &PortalSession,
     body: PortalKeyBody,
+    max_keys: u32,
     now: NaiveDateTime,
 ) -> Result<(ApiKey, Secret), ApiError> {
     let spec = CreateKeyBody {
@@ -166,6 +169,20 @@ pub fn create(
     new_key.created_by = Some(session.actor());
     let (key, secret) = api_keys::issue(new_key, now)?;
     conn.transaction(|conn| {
+        // Counted under the workspace's lock, so racing creates cannot
+        // both see room for one more.
+        workspaces::lock(conn, &session.workspace_id)?;
+        let live = key_rows::count_live_of_customer(
+            conn,
+            &session.workspace_id,
+            &session.external_id,
+            now,
+        )?;
+        if live >= i64::from(max_keys) {
+            return Err(ApiError::Conflict(format!(
+                "A customer holds at most {max_keys} live keys; revoke one first."
+            )));
+        }
         key_rows::insert(conn, &key)?;
         session.audit(conn, "key.created", &key)?;
         Ok::<_, ApiError>(())

@@ -29,6 +29,15 @@ pub enum Subject<'a> {
     Key(&'a str),
     /// A person, by user id: requests with a login token.
     User(&'a str),
+    /// One customer in the portal, by [`customer_bucket`]: its sessions'
+    /// requests, at its workspace plan's limit.
+    Customer(&'a str),
+}
+
+/// The bucket of one customer of one workspace. Workspace ids are UUIDs,
+/// so the first `/` separates them from any `external_id`.
+pub fn customer_bucket(workspace_id: &str, external_id: &str) -> String {
+    format!("{workspace_id}/{external_id}")
 }
 
 /// The decision on one request, and what the `X-RateLimit-*` headers say.
@@ -61,6 +70,7 @@ impl RateStatus {
 pub struct RateLimiter {
     keys: Mutex<Buckets>,
     users: Mutex<Buckets>,
+    customers: Mutex<Buckets>,
 }
 
 #[derive(Debug, Default)]
@@ -83,6 +93,7 @@ impl RateLimiter {
         let (buckets, id) = match subject {
             Subject::Key(id) => (&self.keys, id),
             Subject::User(id) => (&self.users, id),
+            Subject::Customer(id) => (&self.customers, id),
         };
         let mut buckets = buckets.lock().unwrap_or_else(|p| p.into_inner());
         buckets.acquire(id, limit.max(1), now)
@@ -91,7 +102,7 @@ impl RateLimiter {
     /// Buckets held now (for tests of the memory bound).
     pub fn len(&self) -> usize {
         let count = |b: &Mutex<Buckets>| b.lock().unwrap_or_else(|p| p.into_inner()).tat.len();
-        count(&self.keys) + count(&self.users)
+        count(&self.keys) + count(&self.users) + count(&self.customers)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -16,6 +16,7 @@ use crate::config::{Config, ConfigError, redact_url};
 use crate::db::{self, SetupError, auth_version};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::passwords::pool::HashPool;
 use crate::ratelimit::RateLimiter;
 use crate::signing::{KeyTiming, SigningKeys, StoreError};
 use crate::state::AppState;
@@ -128,6 +129,7 @@ impl Server {
             signing,
             usage: UsageBuffer::default(),
             failures: FailureThrottle::default(),
+            hashing: HashPool::for_this_machine(),
             limiter: RateLimiter::default(),
             own_keys: OwnKeys::default(),
             metrics: Metrics::new(),
@@ -173,6 +175,7 @@ impl Server {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .wrap(from_fn(http::text::refuse_nul_in_url))
                 .wrap(http::json_errors())
                 // Outside json_errors, so rewritten errors get the headers too.
                 .wrap(from_fn(http::rate_limit::headers))

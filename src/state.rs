@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::db::Pool;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::passwords::pool::HashPool;
 use crate::ratelimit::RateLimiter;
 use crate::signing::{SigningKey, SigningKeys};
 use crate::throttle::FailureThrottle;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub usage: UsageBuffer,
     /// Failed logins (and exchanges) per IP and per target.
     pub failures: FailureThrottle,
+    /// The threads that hash passwords, apart from the database's.
+    pub hashing: HashPool,
     /// Request rate per key (and per user, for login tokens).
     pub limiter: RateLimiter,
     /// keymint's own published keys, for tokens presented back to it.

@@ -70,11 +70,7 @@ pub fn create(
     plan: Plan,
     now: NaiveDateTime,
 ) -> Result<Workspace, ApiError> {
-    let user = caller.user().ok_or_else(|| {
-        ApiError::InsufficientPermissions(
-            "Workspaces are created by a logged-in person.".to_owned(),
-        )
-    })?;
+    let user = caller.whole_person(conn)?;
     validate_slug(&body.slug)?;
     let name = body
         .name

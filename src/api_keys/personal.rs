@@ -9,8 +9,9 @@ use super::manage::{describe, rotate_secret};
 use super::request::CreateKeyBody;
 use super::{KeyKind, NewKey};
 use crate::access;
+use crate::access::ScopeSet;
 use crate::audit;
-use crate::authz::{Caller, WorkspaceAccess};
+use crate::authz::{Caller, Principal, WorkspaceAccess};
 use crate::db::DbConnection;
 use crate::db::models::api_keys::{self, ApiKey, KeyFilter, Position, StoredUsage};
 use crate::db::models::{memberships, users::User};
@@ -81,8 +82,14 @@ pub fn create(
     .validate_personal(now)?;
     let mut new_key = NewKey::new(&access.workspace.id, KeyKind::Personal, &spec.name);
     new_key.user_id = Some(user.id.clone());
-    // No scopes: the token acts with the owner's whole (current) role.
-    new_key.scopes = spec.scopes.unwrap_or_default();
+    new_key.scopes = match spec.scopes {
+        Some(scopes) => scopes,
+        // No scopes, asked by the whole person: the token follows the
+        // owner's role as it changes.
+        None if access.is_whole_role() => ScopeSet::default(),
+        // Asked by a narrowed credential: what it holds, nothing more.
+        None => access.scopes.clone(),
+    };
     access.require_all_keymint(&new_key.scopes)?;
     new_key.expires_at = spec.expires_at;
     new_key.created_by = Some(format!("user:{}", user.id));
@@ -110,6 +117,12 @@ pub fn list(
     limit: i64,
 ) -> Result<Vec<(ApiKey, StoredUsage)>, ApiError> {
     let user = person(caller)?;
+    // A key acts for its owner here only with the right to.
+    if let Principal::Key(known) = &caller.principal {
+        caller
+            .access(conn, &known.key.workspace_id)?
+            .require(access::TOKENS_SELF)?;
+    }
     let filter = KeyFilter {
         kind: Some(KeyKind::Personal.as_str().to_owned()),
         user_id: Some(user.id.clone()),

@@ -24,6 +24,10 @@ pub enum Command {
         /// The expected `aud` [default: the issuer].
         #[arg(long)]
         audience: Option<String>,
+        /// Fetch --jwks over plain HTTP from a host other than loopback
+        /// (anyone on the path could swap the keys).
+        #[arg(long)]
+        allow_insecure_http: bool,
     },
 }
 
@@ -32,6 +36,7 @@ pub fn run(config: &Config, command: Command) -> Result<(), String> {
         jwt,
         jwks,
         audience,
+        allow_insecure_http,
     } = command;
     let jwt = jwt.trim();
     let claims = match jwks {
@@ -41,11 +46,11 @@ pub fn run(config: &Config, command: Command) -> Result<(), String> {
                 None => url.strip_suffix(JWKS_PATH).unwrap_or(&url).to_owned(),
             };
             let audience = audience.unwrap_or_else(|| issuer.clone());
-            let verifier = Verifier::builder(issuer)
-                .jwks_url(url)
-                .audience(audience)
-                .build()
-                .map_err(|e| e.to_string())?;
+            let mut builder = Verifier::builder(issuer).jwks_url(url).audience(audience);
+            if allow_insecure_http {
+                builder = builder.allow_insecure_http();
+            }
+            let verifier = builder.build().map_err(|e| e.to_string())?;
             actix_web::rt::System::new()
                 .block_on(verifier.verify(jwt))
                 .map_err(|e| format!("invalid token: {e}"))?

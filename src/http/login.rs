@@ -11,6 +11,7 @@ use crate::db;
 use crate::error::ApiError;
 use crate::passwords::{self, MAX_PASSWORD_LEN};
 use crate::state::AppState;
+use crate::throttle;
 
 /// Shortest password accepted when one is set.
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -65,10 +66,16 @@ pub struct AcceptBody {
     password: String,
 }
 
+/// Failed invitation attempts allowed per minute from one client address.
+pub const INVITE_FAILURES_PER_IP: u32 = 20;
+
 /// Sets the invited person's password; they log in with it afterwards.
+/// The attempt is counted and the token looked up before the password is
+/// hashed, so bogus tokens cost the server no hashing.
 #[utoipa::path(post, path = "/auth/accept-invite", tag = "people", request_body = AcceptBody,
     responses((status = 200, description = "The password is set", body = AcceptedInvitation)))]
 pub async fn accept_invite(
+    request: HttpRequest,
     state: web::Data<AppState>,
     Json(body): Json<AcceptBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -79,14 +86,29 @@ pub async fn accept_invite(
             "must be at least 8 characters (and at most 1024 bytes)",
         ));
     }
+    let now = clock::now();
+    let now_unix = now.and_utc().timestamp();
+    let ip_key = throttle::ip_key("invite", origin(&request, &state).client_ip);
+    state
+        .failures
+        .begin(&[(&ip_key, INVITE_FAILURES_PER_IP)], now_unix)?;
+    let token = body.token.trim().to_owned();
+    let lookup = token.clone();
+    db::run(&state.pool, move |conn| {
+        crate::members::usable_invitation(conn, &lookup, now)
+    })
+    .await?;
     let password = body.password;
-    let hash = web::block(move || passwords::hash(&password))
+    let hash = state
+        .hashing
+        .run(move || passwords::hash(&password))
         .await?
         .map_err(ApiError::internal)?;
     let user = db::run(&state.pool, move |conn| {
-        crate::members::accept_invitation(conn, body.token.trim(), &hash, clock::now())
+        crate::members::accept_invitation(conn, &token, &hash, clock::now())
     })
     .await?;
+    state.failures.forgive(&[&ip_key], now_unix);
     Ok(HttpResponse::Ok().json(AcceptedInvitation {
         user: InvitedUser {
             id: user.id,

@@ -16,6 +16,7 @@ pub mod pagination;
 pub mod portal;
 pub mod rate_limit;
 pub mod request_id;
+pub mod text;
 pub mod token;
 pub mod wellknown;
 

@@ -11,11 +11,14 @@ use super::auth::origin;
 use super::credentials;
 use super::json::Json;
 use super::pagination::PageQuery;
+use super::rate_limit;
 use crate::clock;
 use crate::db;
 use crate::db::models::api_keys;
+use crate::db::models::workspaces::{self, Plan};
 use crate::error::ApiError;
 use crate::portal::{self, PortalKeyBody, PortalSession};
+use crate::ratelimit::{Subject, customer_bucket};
 use crate::state::AppState;
 use crate::tokens::TokenKind;
 use crate::tokens::portal::PortalClaims;
@@ -39,6 +42,19 @@ impl FromRequest for PortalSession {
                 state
                     .own_keys
                     .verify(&state.signing, &token, &state.issuer, audience)?;
+            // The least trusted caller is limited too: its workspace plan's
+            // rate, one bucket per customer whatever the session.
+            let workspace_id = claims.ws.clone();
+            let plan = db::run(&state.pool, move |conn| {
+                Ok(workspaces::find(conn, &workspace_id)?.map(|w| Plan::from_column(&w.plan)))
+            })
+            .await?
+            .ok_or(ApiError::InvalidToken)?;
+            let bucket = customer_bucket(&claims.ws, &claims.registered.sub);
+            let rate = state
+                .limiter
+                .acquire(Subject::Customer(&bucket), plan.rate_limit());
+            rate_limit::record(&request, rate)?;
             Ok(PortalSession {
                 workspace_id: claims.ws,
                 external_id: claims.registered.sub,
@@ -72,8 +88,9 @@ pub async fn create(
     session: PortalSession,
     Json(body): Json<PortalKeyBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let max_keys = state.config.portal_max_keys;
     let (key, secret) = db::run(&state.pool, move |conn| {
-        portal::create(conn, &session, body, clock::now())
+        portal::create(conn, &session, body, max_keys, clock::now())
     })
     .await?;
     Ok(super::api::created(key, &secret, &state.usage))

@@ -1,8 +1,10 @@
 //! The JWKS as a verifier holds it: fetched over HTTPS (rustls with ring),
-//! kept as long as the response's `Cache-Control: max-age` allows,
-//! revalidated with its `ETag`, and refetched early for an unknown `kid` at
-//! most once per interval, so forged kids cannot make a verifier hammer
-//! keymint.
+//! at most [`MAX_DOCUMENT_BYTES`] of it, kept as long as the response's
+//! `Cache-Control: max-age` allows, revalidated with its `ETag`, and
+//! refetched early for an unknown `kid` at most once per interval, so
+//! forged kids cannot make a verifier hammer keymint. After a failed fetch
+//! the next waits, longer after each failure in a row (up to
+//! [`LONGEST_BACK_OFF`]), so a keymint that is down is not hammered either.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -19,6 +21,27 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
 pub const LONGEST_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Never fetch more often than this, even for `max-age=0`.
 pub const SHORTEST_MAX_AGE: Duration = Duration::from_secs(1);
+/// A JWKS larger than this is refused unread: keymint's is a few KiB.
+pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+/// The wait after a first failed fetch; it doubles with each failure in a
+/// row, up to [`LONGEST_BACK_OFF`].
+pub const FIRST_BACK_OFF: Duration = Duration::from_secs(1);
+pub const LONGEST_BACK_OFF: Duration = Duration::from_secs(60);
+
+/// Whether keys may be fetched from `url` without an explicit opt-in:
+/// HTTPS, or HTTP to a loopback host (a sidecar, a test).
+pub fn is_safe_url(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Domain(domain))) => domain.eq_ignore_ascii_case("localhost"),
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
+        _ => false,
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -28,6 +51,10 @@ pub enum FetchError {
     Status(StatusCode),
     #[error("the JWKS is not a JWKS document: {0}")]
     Document(serde_json::Error),
+    #[error("the JWKS is larger than {MAX_DOCUMENT_BYTES} bytes")]
+    TooLarge,
+    #[error("the last JWKS fetch failed; the next is not due yet")]
+    BackingOff,
 }
 
 /// Counters, for tests and metrics.
@@ -39,6 +66,14 @@ pub struct JwksStats {
     pub unknown_kid_refetches: u64,
     /// Unknown kids that did not cause a fetch (one was too recent).
     pub unknown_kid_refetches_refused: u64,
+}
+
+/// When the last fetch was, and how the fetches have been failing.
+#[derive(Default)]
+struct Fetching {
+    last: Option<Instant>,
+    failures_in_a_row: u32,
+    not_before: Option<Instant>,
 }
 
 struct Cached {
@@ -54,7 +89,7 @@ pub struct JwksCache {
     cached: RwLock<Option<Cached>>,
     /// Held while fetching, so concurrent requests wait for one fetch
     /// instead of sending their own.
-    fetching: tokio::sync::Mutex<Option<Instant>>,
+    fetching: tokio::sync::Mutex<Fetching>,
     fetches: AtomicU64,
     refetches: AtomicU64,
     refused: AtomicU64,
@@ -95,36 +130,44 @@ impl JwksCache {
         if let Some(keys) = self.current(true) {
             return Ok(keys);
         }
-        let mut last_fetch = self.fetching.lock().await;
+        let mut fetching = self.fetching.lock().await;
         // Another task may have fetched while this one waited.
         if let Some(keys) = self.current(true) {
             return Ok(keys);
         }
-        self.fetch(&mut last_fetch).await
+        if fetching.not_before.is_some_and(|at| Instant::now() < at) {
+            return Err(FetchError::BackingOff);
+        }
+        self.fetch(&mut fetching).await
     }
 
     /// Called when `seen` lacks a token's kid: the keys again, fetched early
     /// unless a fetch happened within the interval. `None` when nothing
     /// newer than `seen` is available.
     pub async fn keys_for_unknown_kid(&self, seen: &Arc<KeySet>) -> Option<Arc<KeySet>> {
-        let mut last_fetch = self.fetching.lock().await;
+        let mut fetching = self.fetching.lock().await;
         if let Some(keys) = self.current(false).filter(|keys| !Arc::ptr_eq(keys, seen)) {
             return Some(keys);
         }
-        if last_fetch.is_some_and(|at| at.elapsed() < self.unknown_kid_interval) {
+        let too_recent = fetching
+            .last
+            .is_some_and(|at| at.elapsed() < self.unknown_kid_interval);
+        let backing_off = fetching.not_before.is_some_and(|at| Instant::now() < at);
+        if too_recent || backing_off {
             self.refused.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         self.refetches.fetch_add(1, Ordering::Relaxed);
-        let keys = self.fetch(&mut last_fetch).await.ok()?;
+        let keys = self.fetch(&mut fetching).await.ok()?;
         (!Arc::ptr_eq(&keys, seen)).then_some(keys)
     }
 
-    /// One request, made while holding `fetching`. When it fails and an
-    /// older copy exists, that copy is kept (keys change rarely) and the
-    /// next attempt waits for the unknown-kid interval.
-    async fn fetch(&self, last_fetch: &mut Option<Instant>) -> Result<Arc<KeySet>, FetchError> {
-        *last_fetch = Some(Instant::now());
+    /// One request, made while holding `fetching`. When it fails, the next
+    /// waits out a back-off; if an older copy exists, that copy is kept
+    /// meanwhile (keys change rarely).
+    async fn fetch(&self, fetching: &mut Fetching) -> Result<Arc<KeySet>, FetchError> {
+        let now = Instant::now();
+        fetching.last = Some(now);
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let etag = self
             .cached
@@ -132,7 +175,18 @@ impl JwksCache {
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .and_then(|c| c.etag.clone());
-        match self.request(etag).await {
+        let result = self.request(etag).await;
+        if result.is_ok() {
+            fetching.failures_in_a_row = 0;
+            fetching.not_before = None;
+        } else {
+            let wait = FIRST_BACK_OFF
+                .saturating_mul(2u32.saturating_pow(fetching.failures_in_a_row))
+                .min(LONGEST_BACK_OFF);
+            fetching.failures_in_a_row = fetching.failures_in_a_row.saturating_add(1);
+            fetching.not_before = Some(now + wait);
+        }
+        match result {
             Ok(update) => Ok(self.store(update)),
             Err(error) => {
                 let mut cached = self.cached.write().unwrap_or_else(|p| p.into_inner());
@@ -168,7 +222,7 @@ impl JwksCache {
                 fresh_for,
             }),
             StatusCode::OK => {
-                let body = response.bytes().await?;
+                let body = read_bounded(response).await?;
                 let keys = KeySet::from_jwks_json(&body).map_err(FetchError::Document)?;
                 Ok(Update {
                     keys: Some(Arc::new(keys)),
@@ -199,6 +253,25 @@ impl JwksCache {
         });
         keys
     }
+}
+
+/// The body, refused once it passes [`MAX_DOCUMENT_BYTES`], whatever its
+/// `Content-Length` claims.
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_DOCUMENT_BYTES as u64)
+    {
+        return Err(FetchError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+            return Err(FetchError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 struct Update {
@@ -251,6 +324,27 @@ mod tests {
             map.append(name.clone(), HeaderValue::from_str(value).unwrap());
         }
         map
+    }
+
+    #[test]
+    fn keys_come_over_https_or_from_loopback() {
+        for safe in [
+            "https://auth.example.com/.well-known/jwks.json",
+            "http://127.0.0.1:8080/.well-known/jwks.json",
+            "http://[::1]:8080/jwks",
+            "http://localhost/jwks",
+        ] {
+            assert!(is_safe_url(safe), "{safe}");
+        }
+        for unsafe_url in [
+            "http://auth.example.com/.well-known/jwks.json",
+            "http://10.0.0.1/jwks",
+            "http://127.0.0.1.evil.example/jwks",
+            "ftp://127.0.0.1/jwks",
+            "not a url",
+        ] {
+            assert!(!is_safe_url(unsafe_url), "{unsafe_url}");
+        }
     }
 
     #[test]

@@ -31,6 +31,18 @@ use crate::tokens::verify::{self, Expectations, VerifyError};
 /// Unknown kids cause at most one early JWKS fetch per this interval.
 pub const UNKNOWN_KID_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Why a verifier could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("the HTTP client could not be built: {0}")]
+    Client(#[from] reqwest::Error),
+    /// Keys fetched over plain HTTP could be swapped by anyone on the path.
+    #[error(
+        "the JWKS URL {0:?} is not HTTPS on a host other than loopback (allow it explicitly with allow_insecure_http)"
+    )]
+    InsecureUrl(String),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum VerifierError {
     /// The token is not acceptable: a 401 for the caller.
@@ -60,6 +72,7 @@ impl Verifier {
             expected: Expectations::new(issuer.clone(), issuer),
             unknown_kid_interval: UNKNOWN_KID_REFETCH_INTERVAL,
             client: None,
+            allow_insecure_http: false,
         }
     }
 
@@ -93,9 +106,17 @@ pub struct VerifierBuilder {
     expected: Expectations,
     unknown_kid_interval: Duration,
     client: Option<reqwest::Client>,
+    allow_insecure_http: bool,
 }
 
 impl VerifierBuilder {
+    /// Fetch the JWKS over plain HTTP from any host. Without this, only
+    /// HTTPS, or HTTP to a loopback host, is accepted.
+    pub fn allow_insecure_http(mut self) -> Self {
+        self.allow_insecure_http = true;
+        self
+    }
+
     /// The `aud` tokens must carry (the `audience` clients ask for).
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.expected.audience = crate::tokens::verify::Audiences::OneOf(vec![audience.into()]);
@@ -136,7 +157,12 @@ impl VerifierBuilder {
     /// Without a client of its own, the verifier builds one on rustls and
     /// installs ring as the process's rustls provider if none is installed
     /// yet. It also installs keymint's ring provider for jsonwebtoken.
-    pub fn build(self) -> Result<Verifier, reqwest::Error> {
+    /// The JWKS URL must be HTTPS, or HTTP to a loopback host, unless
+    /// [`allow_insecure_http`](Self::allow_insecure_http) was called.
+    pub fn build(self) -> Result<Verifier, BuildError> {
+        if !self.allow_insecure_http && !jwks::is_safe_url(&self.jwks_url) {
+            return Err(BuildError::InsecureUrl(self.jwks_url));
+        }
         crate::tokens::provider::install();
         let client = match self.client {
             Some(client) => client,

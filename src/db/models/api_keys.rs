@@ -320,6 +320,27 @@ pub fn list(
         .collect())
 }
 
+/// A customer's keys that can still be used: not revoked, not expired.
+pub fn count_live_of_customer(
+    conn: &mut DbConnection,
+    workspace_id: &str,
+    external_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    api_keys::table
+        .filter(api_keys::workspace_id.eq(workspace_id))
+        .filter(api_keys::kind.eq(KeyKind::Customer.as_str()))
+        .filter(api_keys::external_id.eq(external_id))
+        .filter(api_keys::revoked_at.is_null())
+        .filter(
+            api_keys::expires_at
+                .is_null()
+                .or(api_keys::expires_at.gt(now)),
+        )
+        .count()
+        .get_result(conn)
+}
+
 pub fn find_in_workspace(
     conn: &mut DbConnection,
     workspace_id: &str,

@@ -51,3 +51,35 @@ pub fn redeem(
         .execute(conn)?;
     Ok((taken == 1).then_some(invitation))
 }
+
+/// The unused, unexpired invitation with this digest, if any: a read, for
+/// checking a presented token before any password is hashed for it.
+pub fn find_usable(
+    conn: &mut DbConnection,
+    digest: &[u8],
+    now: NaiveDateTime,
+) -> QueryResult<Option<Invitation>> {
+    invitations::table
+        .filter(invitations::token_digest.eq(digest))
+        .filter(invitations::used_at.is_null())
+        .filter(invitations::expires_at.gt(now))
+        .select(Invitation::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Voids every unused invitation of a person (once one was redeemed, the
+/// others must not set the password again); returns how many.
+pub fn void_all_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        invitations::table
+            .filter(invitations::user_id.eq(user_id))
+            .filter(invitations::used_at.is_null()),
+    )
+    .set(invitations::used_at.eq(now))
+    .execute(conn)
+}

@@ -55,6 +55,15 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<User>> {
         .optional()
 }
 
+/// Sets a password only where none is set yet, in one statement; `false`
+/// when the account already had one (an invitation never replaces it).
+pub fn set_first_password_hash(conn: &mut DbConnection, id: &str, hash: &str) -> QueryResult<bool> {
+    diesel::update(users::table.find(id).filter(users::password_hash.is_null()))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)
+        .map(|updated| updated == 1)
+}
+
 pub fn set_password_hash(conn: &mut DbConnection, id: &str, hash: &str) -> QueryResult<()> {
     diesel::update(users::table.find(id))
         .set(users::password_hash.eq(hash))

@@ -178,3 +178,13 @@ impl Workspace {
         serde_json::from_str(&self.portal_origins).unwrap_or_default()
     }
 }
+
+/// Holds the workspace's row until the transaction ends, so writers that
+/// count before they insert (a customer's key cap) take turns. It writes
+/// no column that authentication reads, so no key cache goes stale.
+pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::update(workspaces::table.find(id))
+        .set(workspaces::name.eq(workspaces::name))
+        .execute(conn)
+        .map(drop)
+}

@@ -4,6 +4,8 @@
 //! (`pbkdf2-sha256$<iterations>$<salt>$<hash>`, base64), so the cost can be
 //! raised later without invalidating existing passwords.
 
+pub mod pool;
+
 use std::num::NonZeroU32;
 
 use base64::Engine;
