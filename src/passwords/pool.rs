@@ -7,6 +7,7 @@
 //! answer is 429 at once, so a flood of logins cannot queue unbounded
 //! work either.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +17,8 @@ type Job = Box<dyn FnOnce() + Send>;
 
 pub struct HashPool {
     jobs: SyncSender<Job>,
+    /// Jobs taken so far: what attackers made the server hash.
+    started: Arc<AtomicU64>,
 }
 
 impl HashPool {
@@ -24,14 +27,20 @@ impl HashPool {
     pub fn new(threads: usize, queued: usize) -> Self {
         let (jobs, waiting) = mpsc::sync_channel::<Job>(queued);
         let waiting = Arc::new(Mutex::new(waiting));
+        let started = Arc::new(AtomicU64::new(0));
         for index in 0..threads.max(1) {
-            let waiting = waiting.clone();
+            let (waiting, started) = (waiting.clone(), started.clone());
             std::thread::Builder::new()
                 .name(format!("keymint-hash-{index}"))
-                .spawn(move || work(&waiting))
+                .spawn(move || work(&waiting, &started))
                 .expect("a hashing thread starts");
         }
-        Self { jobs }
+        Self { jobs, started }
+    }
+
+    /// Jobs started so far.
+    pub fn started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
     }
 
     /// Half the cores (at least one): hashing never takes the whole machine.
@@ -77,12 +86,15 @@ impl HashPool {
     }
 }
 
-fn work(waiting: &Mutex<Receiver<Job>>) {
+fn work(waiting: &Mutex<Receiver<Job>>, started: &AtomicU64) {
     loop {
         // The lock is held only to take a job, never while hashing.
         let next = waiting.lock().unwrap_or_else(|p| p.into_inner()).recv();
         match next {
-            Ok(job) => job(),
+            Ok(job) => {
+                started.fetch_add(1, Ordering::Relaxed);
+                job()
+            }
             Err(_) => return,
         }
     }

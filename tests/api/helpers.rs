@@ -14,6 +14,8 @@ use keymint::state::AppState;
 use serde_json::Value;
 
 pub const POSTGRES_ENV: &str = "KEYMINT_TEST_POSTGRES_URL";
+/// The owner auto-bootstrap creates, without a password.
+pub const OWNER_EMAIL: &str = "admin@localhost";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

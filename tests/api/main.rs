@@ -26,6 +26,7 @@ mod readiness;
 mod request_log;
 mod rotation;
 mod schemathesis;
+mod security;
 mod shutdown;
 mod throttling;
 mod tls;
