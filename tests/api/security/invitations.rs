@@ -126,6 +126,18 @@ async fn an_invitation_works_once_and_voids_the_others(backend: Backend) {
 
     let (status, body) = accept(&app, &first, "the first password").await;
     assert_eq!(status, 200, "{body}");
+    // The other invitation is void now, not merely blocked by the password.
+    let second_digest = keymint::secrets::digest_of(&second).as_bytes().to_vec();
+    let usable = app
+        .with_db(move |conn| {
+            Ok(keymint::db::models::invitations::find_usable(
+                conn,
+                &second_digest,
+                keymint::clock::now(),
+            )?)
+        })
+        .await;
+    assert!(usable.is_none(), "the second invitation was voided");
     for replay in [&first, &second] {
         let (status, body) = accept(&app, replay, "an attacker's password").await;
         assert_eq!(
