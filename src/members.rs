@@ -77,6 +77,8 @@ pub fn add(
     access.require(access::MEMBERS_WRITE)?;
     let role = parse_role(role)?;
     require_owner_rights_if(access, role == Role::Owner)?;
+    // Giving a role grants its scopes: nobody grants what they do not hold.
+    access.require_all_keymint(&role.scopes())?;
     let email = users::normalize_email(email);
     if !looks_like_email(&email) {
         return Err(ApiError::validation("email", "must be an email address"));
@@ -167,6 +169,7 @@ pub fn change_role(
         let current = member(conn, access, user_id)?;
         let current_role = Role::parse(&current.role).unwrap_or(Role::Viewer);
         require_owner_rights_if(access, role == Role::Owner || current_role == Role::Owner)?;
+        access.require_all_keymint(&role.scopes())?;
         if current_role == Role::Owner && role != Role::Owner {
             keep_an_owner(conn, access)?;
         }

@@ -175,6 +175,9 @@ pub fn rotate(
         }
         _ => {}
     }
+    // Rotating hands the caller a working secret of the key: nobody may
+    // take one of a key holding rights they do not hold.
+    access.require_all_keymint(&key.scopes())?;
     let secret = conn.transaction(|conn| {
         let secret = rotate_secret(conn, &key, grace, now)?;
         audit::record(

@@ -235,7 +235,95 @@ async fn introspection_needs_tokens_introspect_among_the_rights(backend: Backend
     }
 }
 
+/// Rotating a key hands over its secret, and giving a role grants its
+/// scopes: neither works for a caller who lacks those rights.
+async fn rotating_or_promoting_grants_nothing_the_caller_lacks(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let key_admin = app
+        .new_secret(
+            json!({ "name": "ka", "kind": "workspace", "scopes": ["keys:read", "keys:write"] }),
+        )
+        .await;
+    let broad = app
+        .create_key(
+            json!({ "name": "broad", "kind": "workspace", "scopes": ["audit:read", "keys:read"] }),
+        )
+        .await;
+    let narrow = app
+        .create_key(json!({ "name": "narrow", "kind": "workspace", "scopes": ["keys:read"] }))
+        .await;
+    let rotate = |id: &str| format!("{}/{id}/rotate", app.ws_path("/keys"));
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &rotate(broad["id"].as_str().unwrap()),
+            &key_admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_permissions")),
+        "{body}"
+    );
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &rotate(narrow["id"].as_str().unwrap()),
+            &key_admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "the control: a key within its rights: {body}");
+
+    let member_admin = app
+        .new_secret(json!({
+            "name": "ma", "kind": "workspace",
+            "scopes": ["members:read", "members:write", "keys:read"],
+        }))
+        .await;
+    let add = |email: &str, role: &str| {
+        let app = &app;
+        let member_admin = member_admin.clone();
+        let body = json!({ "email": email, "role": role });
+        async move {
+            app.call(
+                Method::POST,
+                &app.ws_path("/members"),
+                &member_admin,
+                Some(body),
+            )
+            .await
+        }
+    };
+    let (status, body) = add("boss@example.test", "admin").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_permissions")),
+        "{body}"
+    );
+    let (status, body) = add("reader@example.test", "viewer").await;
+    assert_eq!(status, 201, "the control: a role within its rights: {body}");
+    let user = body["user_id"].as_str().unwrap();
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &app.ws_path(&format!("/members/{user}")),
+            &member_admin,
+            Some(json!({ "role": "admin" })),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("insufficient_permissions")),
+        "{body}"
+    );
+}
+
 crate::on_both_backends!(
+    rotating_or_promoting_grants_nothing_the_caller_lacks,
     what_a_narrowed_personal_token_creates_is_as_narrow,
     a_keys_token_carries_exactly_its_direct_rights,
     credentials_without_keymint_scopes_act_as_nobody,
