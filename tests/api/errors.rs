@@ -119,7 +119,7 @@ async fn postgres_lost_database_fails_closed_with_503() {
     );
     app.db.drop_postgres_database();
     // The key cache answers for at most a lease after the database's last
-    // word (README: within 250 ms); one check period and a second of slack
+    // word (docs/storage.md: within 250 ms); one check period and a second of slack
     // for a loaded machine on top.
     use keymint::db::auth_version::{CHECK_PERIOD, LEASE};
     let refused = eventually(

@@ -1,6 +1,6 @@
 //! The key cache: exchanges answered from memory, and every change to what
 //! authentication reads reaching every replica before the change is
-//! answered (README, "Key cache").
+//! answered (docs/storage.md, "Key cache").
 
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Backend, TestApp, spawn_app_with, status_and_json};
 
 /// The tests loop as many times as the constants say; these pin the
-/// constants to the figures README promises.
+/// constants to the figures docs/api.md promises.
 #[test]
 fn the_limits_are_the_documented_ones() {
     assert_eq!((FAILURES_PER_IP, FAILURES_PER_KEY), (20, 10));
