@@ -98,8 +98,8 @@ pub struct Config {
     pub default_plan: Plan,
 
     /// Keys kept in memory by secret, so most exchanges need no database
-    /// work; 0 turns the cache off. Changes reach it as docs/storage.md ("Key cache")
-    /// says: revocation stays immediate on every replica.
+    /// work; 0 turns the cache off. Changes reach it as docs/storage.md
+    /// ("Key cache") says: revocation stays immediate on every replica.
     #[arg(long, env = "KEYMINT_KEY_CACHE_SIZE", default_value_t = defaults::KEY_CACHE_SIZE,
           global = true)]
     pub key_cache_size: usize,
