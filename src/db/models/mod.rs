@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod invitations;
+pub mod key_usage;
 pub mod memberships;
 pub mod users;
 pub mod workspaces;

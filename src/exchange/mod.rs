@@ -7,7 +7,6 @@ use serde_json::json;
 use chrono::NaiveDateTime;
 
 use crate::access::ScopeSet;
-use crate::api_keys::{KeyKind, KnownKey};
 use crate::audit::{self, Origin};
 use crate::auth;
 use crate::clock;
@@ -17,8 +16,13 @@ use crate::ratelimit::{RateStatus, Subject};
 use crate::secrets::Secret;
 use crate::state::AppState;
 use crate::throttle;
-use crate::tokens::claims::Registered;
-use crate::tokens::{AccessClaims, issue, kind};
+use crate::tokens::issue;
+
+mod outcome;
+mod rules;
+
+pub use outcome::{OUTCOMES, outcome};
+use rules::{audience, check_identity, claims_for, grant_scope, token_lifetime};
 
 /// What the client asked for, whichever form it used.
 #[derive(Default, Clone)]
@@ -163,40 +167,6 @@ async fn refused(
     error
 }
 
-/// Every value [`outcome`] gives (the metrics start each at 0).
-pub const OUTCOMES: &[&str] = &[
-    "issued",
-    "invalid",
-    "expired",
-    "rate_limited",
-    "ip_not_allowed",
-    "usage_exceeded",
-    "invalid_scope",
-    "bad_request",
-    "unavailable",
-    "error",
-];
-
-/// The `outcome` label of an exchange in the metrics: what happened, in
-/// the operator's words rather than one label per error code.
-pub fn outcome(result: Result<&IssuedToken, &ApiError>) -> &'static str {
-    let Err(error) = result else {
-        return "issued";
-    };
-    match error {
-        ApiError::OAuth { source, .. } => outcome(Err(source)),
-        ApiError::InvalidApiKey | ApiError::InvalidClient | ApiError::Unauthorized => "invalid",
-        ApiError::ApiKeyExpired => "expired",
-        ApiError::RateLimited { .. } => "rate_limited",
-        ApiError::IpNotAllowed => "ip_not_allowed",
-        ApiError::UsageExceeded => "usage_exceeded",
-        ApiError::InvalidScope => "invalid_scope",
-        ApiError::Unavailable | ApiError::NoSigningKey => "unavailable",
-        ApiError::Internal(_) => "error",
-        _ => "bad_request",
-    }
-}
-
 fn key_throttle_key(key_id: &str) -> String {
     format!("exchange:key:{key_id}")
 }
@@ -282,158 +252,4 @@ async fn attempt(
             key_id: key.id.clone(),
         }),
     ))
-}
-
-/// The `aud` of the token: the one asked for, else the issuer. Audiences
-/// keymint itself consumes are refused (RFC 8707 `invalid_target`): an
-/// access token is never made to look like a login token or a session.
-fn audience(state: &AppState, requested: Option<&str>) -> Result<String, ApiError> {
-    match requested.map(str::trim) {
-        None | Some("") => Ok(state.issuer.clone()),
-        Some(audience) if kind::is_keymint_audience(&state.issuer, audience) => {
-            Err(ApiError::InvalidTarget)
-        }
-        Some(audience) => Ok(audience.to_owned()),
-    }
-}
-
-/// `expires_in` if asked (capped at the configured maximum), else the default.
-fn token_lifetime(state: &AppState, requested: Option<i64>) -> Result<u32, ApiError> {
-    match requested {
-        None => Ok(state.config.token_ttl),
-        Some(seconds) if seconds <= 0 => Err(ApiError::validation(
-            "expires_in",
-            "must be a positive number of seconds",
-        )),
-        Some(seconds) => Ok(u32::try_from(seconds)
-            .unwrap_or(u32::MAX)
-            .min(state.config.token_max_ttl)),
-    }
-}
-
-/// A personal key also needs its owner's email; `client_id`, when sent, must
-/// name the key (or, for personal keys, the owner).
-fn check_identity(
-    known: &KnownKey,
-    email: Option<&str>,
-    client_id: Option<&str>,
-) -> Result<(), ApiError> {
-    let key = &known.key;
-    let client_id = client_id.map(str::trim).filter(|id| !id.is_empty());
-    match &known.owner {
-        Some(owner) => {
-            // The form's client_id carries the email when no email field does.
-            let presented = email.or(client_id).map(models::users::normalize_email);
-            if presented.as_deref() != Some(owner.user.email.as_str()) {
-                return Err(ApiError::InvalidApiKey);
-            }
-        }
-        None => {
-            if client_id.is_some_and(|id| id != key.id) {
-                return Err(ApiError::InvalidClient);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The scopes of the token: the requested subset, or all the key holds.
-fn grant_scope(held: &ScopeSet, requested: Option<ScopeSet>) -> Result<ScopeSet, ApiError> {
-    match requested {
-        Some(requested) if !requested.is_empty() => {
-            if requested.is_subset_of(held) {
-                Ok(requested)
-            } else {
-                Err(ApiError::InvalidScope)
-            }
-        }
-        _ => Ok(held.clone()),
-    }
-}
-
-fn claims_for(
-    state: &AppState,
-    known: &KnownKey,
-    audience: String,
-    scope: &ScopeSet,
-    lifetime: u32,
-    now: NaiveDateTime,
-) -> AccessClaims {
-    let key = &known.key;
-    let kind = key.kind();
-    let issued_at = now.and_utc().timestamp();
-    let sub = match (&known.owner, kind) {
-        (Some(owner), _) => owner.user.id.clone(),
-        (None, KeyKind::Customer) => key.external_id.clone().unwrap_or_else(|| key.id.clone()),
-        (None, _) => key.id.clone(),
-    };
-    AccessClaims {
-        registered: Registered::issued(
-            &state.issuer,
-            sub,
-            audience,
-            issued_at,
-            i64::from(lifetime),
-        ),
-        client_id: key.id.clone(),
-        scope: scope.to_space_separated(),
-        ws: key.workspace_id.clone(),
-        kind,
-        env: key.environment.clone(),
-        role: known.owner.as_ref().map(|o| o.role.as_str().to_owned()),
-        email: known.owner.as_ref().map(|o| o.user.email.clone()),
-        partner: key.partner.clone(),
-        cidr: key
-            .allowed_cidrs()
-            .map(|cidrs| cidrs.iter().map(ToString::to_string).collect()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_outcome_is_listed() {
-        let errors = [
-            ApiError::InvalidApiKey,
-            ApiError::ApiKeyExpired,
-            ApiError::RateLimited {
-                limit: 1,
-                retry_after_secs: 1,
-            },
-            ApiError::IpNotAllowed,
-            ApiError::UsageExceeded,
-            ApiError::InvalidScope,
-            ApiError::InvalidRequest("x".to_owned()),
-            ApiError::NoSigningKey,
-            ApiError::internal("x"),
-            ApiError::InvalidClient.in_oauth_form("invalid_client", false),
-        ];
-        let mut seen: Vec<&str> = errors.iter().map(|e| outcome(Err(e))).collect();
-        assert_eq!(seen.pop(), Some("invalid"), "OAuth errors keep their cause");
-        seen.push(outcome(Ok(&IssuedToken {
-            access_token: String::new(),
-            expires_in: 1,
-            scope: String::new(),
-            key_id: String::new(),
-        })));
-        seen.sort_unstable();
-        let mut listed = OUTCOMES.to_vec();
-        listed.sort_unstable();
-        assert_eq!(seen, listed);
-    }
-
-    #[test]
-    fn scope_is_narrowed_only_to_a_subset() {
-        let held = ScopeSet::parse_space_separated("read write");
-        let narrowed = grant_scope(&held, Some(ScopeSet::parse_space_separated("read"))).unwrap();
-        assert_eq!(narrowed.to_space_separated(), "read");
-        assert_eq!(grant_scope(&held, None).unwrap(), held);
-        assert_eq!(grant_scope(&held, Some(ScopeSet::default())).unwrap(), held);
-        assert!(matches!(
-            grant_scope(&held, Some(ScopeSet::parse_space_separated("read admin"))),
-            Err(ApiError::InvalidScope)
-        ));
-    }
 }
