@@ -9,8 +9,9 @@
 use std::sync::Arc;
 
 use crate::access::{Role, ScopeSet};
-use crate::api_keys::{KeyKind, KnownKey};
+use crate::api_keys::KeyKind;
 use crate::audit::Origin;
+use crate::auth::KnownKey;
 use crate::db::DbConnection;
 use crate::db::models::memberships;
 use crate::db::models::users::User;

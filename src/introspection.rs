@@ -5,9 +5,8 @@
 use chrono::NaiveDateTime;
 use serde_json::{Value, json};
 
-use crate::api_keys::{self, KeyKind};
+use crate::auth::KnownKey;
 use crate::db::DbConnection;
-use crate::db::models::{self, api_keys::ApiKey, memberships};
 use crate::error::ApiError;
 use crate::secrets::Secret;
 use crate::tokens::AccessClaims;
@@ -18,63 +17,48 @@ pub struct Active {
     pub response: Value,
 }
 
-/// The key behind a token still stands: not revoked or expired, its secret
-/// not rotated away since `issued_at`, and (personal keys) its owner still a
-/// member.
-fn stands(
-    conn: &mut DbConnection,
-    key: &ApiKey,
-    issued_at: NaiveDateTime,
-    now: NaiveDateTime,
-) -> Result<bool, ApiError> {
-    if !key.honours_token_issued_at(issued_at, now) {
-        return Ok(false);
-    }
-    match (key.kind(), key.user_id.as_deref()) {
-        (KeyKind::Personal, Some(user_id)) => {
-            Ok(memberships::role_of(conn, &key.workspace_id, user_id)?.is_some())
-        }
-        (KeyKind::Personal, None) => Ok(false),
-        _ => Ok(true),
-    }
-}
-
-/// An access token keymint issued (signature already verified).
+/// An access token keymint issued (signature already verified): active
+/// while its key [stands](KnownKey::stands) and its secret was not rotated
+/// away since the token was issued. The introspecting service is not the
+/// token's user, so the key's CIDRs are not checked here.
 pub fn access_token(
     conn: &mut DbConnection,
     claims: AccessClaims,
     now: NaiveDateTime,
 ) -> Result<Option<Active>, ApiError> {
-    let Some(key) = models::api_keys::find(conn, &claims.client_id)? else {
+    let Some(known) = KnownKey::by_id(conn, &claims.client_id)? else {
         return Ok(None);
     };
     let issued_at = claims.registered.issued_at().unwrap_or(now);
-    if key.workspace_id != claims.ws || !stands(conn, &key, issued_at, now)? {
+    if known.key.workspace_id != claims.ws
+        || !known.honours_token_issued_at(issued_at, now)
+        || known.stands(now).is_err()
+    {
         return Ok(None);
     }
     let mut response = serde_json::to_value(&claims).map_err(ApiError::internal)?;
     response["active"] = json!(true);
     response["token_type"] = json!("Bearer");
     Ok(Some(Active {
-        workspace_id: key.workspace_id,
+        workspace_id: known.key.workspace_id,
         response,
     }))
 }
 
-/// A secret: the key it names, if it is usable now.
+/// A secret: the key it names, if it stands now (a rotated-away secret
+/// names none).
 pub fn secret(
     conn: &mut DbConnection,
     secret: &Secret,
     now: NaiveDateTime,
 ) -> Result<Option<Active>, ApiError> {
-    let Some((key, _plan)) = api_keys::find_presented(conn, &secret.digest(), now)? else {
+    let Some(known) = KnownKey::find(conn, &secret.digest(), now)? else {
         return Ok(None);
     };
-    // Found by its digest, the secret is being presented now: only the
-    // key's own state decides (a rotated-away secret is not found at all).
-    if !stands(conn, &key, now, now)? {
+    if known.stands(now).is_err() || !known.is_named_at(&secret.digest(), now) {
         return Ok(None);
     }
+    let key = known.key;
     let mut response = json!({
         "active": true,
         "token_type": "api_key",

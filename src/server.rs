@@ -10,7 +10,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use chrono::Duration as ChronoDuration;
 
-use crate::api_keys::cache::KeyCache;
+use crate::auth::cache::KeyCache;
 use crate::bootstrap::{self, Bootstrapped};
 use crate::config::{Config, ConfigError, redact_url};
 use crate::db::{self, SetupError, auth_version};

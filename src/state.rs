@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::api_keys::cache::KeyCache;
+use crate::auth::cache::KeyCache;
 use crate::config::Config;
 use crate::db::Pool;
 use crate::error::ApiError;

@@ -13,8 +13,12 @@ use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 
+pub mod cache;
+pub mod key;
+
+pub use key::{KeyOwner, KnownKey, authenticate_by_id};
+
 use crate::access::ScopeSet;
-use crate::api_keys::{self, KnownKey};
 use crate::authz::Principal;
 use crate::clock;
 use crate::db::{self, models::memberships, models::users, models::workspaces::Plan};
@@ -72,7 +76,7 @@ pub async fn authenticate(
                 .ok_or(ApiError::InvalidToken)?;
             let key_id = claims.client_id;
             let key = db::run(&state.pool, move |conn| {
-                api_keys::authenticate_by_id(conn, &key_id, issued_at, client_ip, now)
+                authenticate_by_id(conn, &key_id, issued_at, client_ip, now)
             })
             .await?;
             // Tokens draw from the bucket of the key they were exchanged from.

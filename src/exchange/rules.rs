@@ -5,7 +5,8 @@
 use chrono::NaiveDateTime;
 
 use crate::access::ScopeSet;
-use crate::api_keys::{KeyKind, KnownKey};
+use crate::api_keys::KeyKind;
+use crate::auth::KnownKey;
 use crate::db::models;
 use crate::error::ApiError;
 use crate::state::AppState;

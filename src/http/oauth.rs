@@ -8,8 +8,8 @@ use serde_json::json;
 use super::auth::{authenticate_credential, origin};
 use super::credentials::{self, Authorization};
 use crate::access;
-use crate::api_keys;
 use crate::audit::{self, Event};
+use crate::auth::KnownKey;
 use crate::authz::{Caller, Principal};
 use crate::clock;
 use crate::db::{self, models};
@@ -142,7 +142,7 @@ pub async fn revoke(
         let origin = origin(&request, &state);
         db::run(&state.pool, move |conn| {
             let now = clock::now();
-            let Some((key, _plan)) = api_keys::find_presented(conn, &secret.digest(), now)? else {
+            let Some(KnownKey { key, .. }) = KnownKey::find(conn, &secret.digest(), now)? else {
                 return Ok(());
             };
             if key.revoked_at.is_some() {
