@@ -3,14 +3,13 @@
 //! own `kmc_` keys and nothing else.
 
 use chrono::{Duration, NaiveDateTime};
-use diesel::Connection as _;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::access;
-use crate::api_keys::manage::{describe, rotate_secret};
-use crate::api_keys::request::CreateKeyBody;
-use crate::api_keys::{self, KeyKind, NewKey};
+use crate::api_keys::lifecycle::{self, KeyActor};
+use crate::api_keys::request::common_fields;
+use crate::api_keys::{KeyKind, NewKey};
 use crate::audit::{self, Event, Origin};
 use crate::authz::{Caller, WorkspaceAccess};
 use crate::clock::rfc3339;
@@ -33,19 +32,22 @@ impl PortalSession {
     fn actor(&self) -> String {
         format!("portal:{}", self.external_id)
     }
+}
 
+impl KeyActor for PortalSession {
     fn audit(
         &self,
         conn: &mut DbConnection,
         action: &str,
         key: &ApiKey,
+        detail: serde_json::Value,
     ) -> diesel::QueryResult<()> {
         let event = Event {
             workspace_id: Some(&self.workspace_id),
             actor: Some(&self.actor()),
             action,
             target: Some(&key.id),
-            detail: describe(key),
+            detail,
         };
         audit::write(conn, &self.origin, event)
     }
@@ -149,26 +151,12 @@ pub fn create(
     max_keys: u32,
     now: NaiveDateTime,
 ) -> Result<(ApiKey, Secret), ApiError> {
-    let spec = CreateKeyBody {
-        name: body.name,
-        kind: KeyKind::Customer.as_str().to_owned(),
-        scopes: None,
-        environment: None,
-        partner: None,
-        external_id: Some(session.external_id.clone()),
-        expires_at: None,
-        expires_in_days: body.expires_in_days,
-        rate_limit: None,
-        allowed_cidrs: None,
-        remaining: None,
-    }
-    .validate(now)?;
+    let spec = common_fields(&body.name, None, body.expires_in_days, None, now)?;
     let mut new_key = NewKey::new(&session.workspace_id, KeyKind::Customer, &spec.name);
-    new_key.external_id = spec.external_id;
+    new_key.external_id = Some(session.external_id.clone());
     new_key.expires_at = spec.expires_at;
     new_key.created_by = Some(session.actor());
-    let (key, secret) = api_keys::issue(new_key, now)?;
-    conn.transaction(|conn| {
+    lifecycle::create(conn, session, new_key, now, |conn| {
         // Counted under the workspace's lock, so racing creates cannot
         // both see room for one more.
         workspaces::lock(conn, &session.workspace_id)?;
@@ -183,11 +171,8 @@ pub fn create(
                 "A customer holds at most {max_keys} live keys; revoke one first."
             )));
         }
-        key_rows::insert(conn, &key)?;
-        session.audit(conn, "key.created", &key)?;
-        Ok::<_, ApiError>(())
-    })?;
-    Ok((key, secret))
+        Ok(())
+    })
 }
 
 pub fn rotate(
@@ -197,16 +182,7 @@ pub fn rotate(
     now: NaiveDateTime,
 ) -> Result<(ApiKey, Secret), ApiError> {
     let key = own_key(conn, session, id)?;
-    if key.revoked_at.is_some() {
-        return Err(ApiError::Conflict(
-            "The key is revoked; create a new one.".to_owned(),
-        ));
-    }
-    let secret = conn.transaction(|conn| {
-        let secret = rotate_secret(conn, &key, None, now)?;
-        session.audit(conn, "key.rotated", &key)?;
-        Ok::<_, ApiError>(secret)
-    })?;
+    let secret = lifecycle::rotate(conn, session, &key, None, now)?;
     Ok((own_key(conn, session, id)?, secret))
 }
 
@@ -217,11 +193,7 @@ pub fn revoke(
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
     let key = own_key(conn, session, id)?;
-    if key.revoked_at.is_none() {
-        key_rows::revoke(conn, id, now)?;
-        session.audit(conn, "key.revoked", &key)?;
-    }
-    Ok(())
+    lifecycle::revoke(conn, session, &key, now)
 }
 
 /// One of the session customer's keys; any other key is 404.

@@ -1,11 +1,12 @@
-//! The key lifecycle as the management API drives it: create, list, read,
+//! Workspace keys as the management API drives them: create, list, read,
 //! change, revoke, rotate. Each operation checks the caller's rights in the
-//! workspace and writes its audit entry in the same transaction.
+//! workspace; creating, rotating and revoking are the one
+//! [`lifecycle`](super::lifecycle) of every key.
 
 use chrono::NaiveDateTime;
 use diesel::Connection as _;
-use serde_json::json;
 
+use super::lifecycle::{self, Acting};
 use super::request::{CreateKeySpec, UpdateKeyBody};
 use super::{KeyKind, NewKey};
 use crate::access::{self, ScopeSet};
@@ -64,13 +65,7 @@ pub fn create(
     new_key.allowed_cidrs = spec.allowed_cidrs;
     new_key.remaining = spec.remaining;
     new_key.created_by = Some(access.actor.clone());
-    let (key, secret) = super::issue(new_key, now)?;
-    conn.transaction(|conn| {
-        api_keys::insert(conn, &key)?;
-        audit::record(conn, caller, access, "key.created", &key.id, describe(&key))?;
-        Ok::<_, ApiError>(())
-    })?;
-    Ok((key, secret))
+    lifecycle::create(conn, &Acting { caller, access }, new_key, now, |_| Ok(()))
 }
 
 pub fn list(
@@ -108,7 +103,8 @@ pub fn update(
     body: UpdateKeyBody,
 ) -> Result<ApiKey, ApiError> {
     access.require(access::KEYS_WRITE)?;
-    let key = live(find(conn, access, id)?)?;
+    let key = find(conn, access, id)?;
+    lifecycle::live(&key)?;
     let spec = body.validate(&key.scopes())?;
     let changes = KeyChanges {
         name: spec.name,
@@ -137,14 +133,7 @@ pub fn revoke(
 ) -> Result<(), ApiError> {
     access.require(access::KEYS_WRITE)?;
     let key = find(conn, access, id)?;
-    if key.revoked_at.is_some() {
-        return Ok(());
-    }
-    conn.transaction(|conn| {
-        api_keys::revoke(conn, id, now)?;
-        audit::record(conn, caller, access, "key.revoked", id, describe(&key))?;
-        Ok(())
-    })
+    lifecycle::revoke(conn, &Acting { caller, access }, &key, now)
 }
 
 /// A new secret for the same key. The old secret dies now, or at the end of
@@ -158,7 +147,8 @@ pub fn rotate(
     now: NaiveDateTime,
 ) -> Result<(ApiKey, Secret), ApiError> {
     access.require(access::KEYS_WRITE)?;
-    let key = live(find(conn, access, id)?)?;
+    let key = find(conn, access, id)?;
+    lifecycle::live(&key)?;
     match key.kind() {
         // Rotating hands over a working secret: for a personal token that
         // would let an admin act as its owner.
@@ -178,61 +168,13 @@ pub fn rotate(
     // Rotating hands the caller a working secret of the key: nobody may
     // take one of a key holding rights they do not hold.
     access.require_all_keymint(&key.scopes())?;
-    let secret = conn.transaction(|conn| {
-        let secret = rotate_secret(conn, &key, grace, now)?;
-        audit::record(
-            conn,
-            caller,
-            access,
-            "key.rotated",
-            id,
-            json!({ "grace_period_seconds": grace.map_or(0, |g| g.num_seconds()) }),
-        )?;
-        Ok::<_, ApiError>(secret)
-    })?;
+    let secret = lifecycle::rotate(conn, &Acting { caller, access }, &key, grace, now)?;
     Ok((find(conn, access, id)?, secret))
-}
-
-/// Replaces a key's secret; shared with personal-token and portal rotation.
-/// Call it inside the transaction that audits the rotation, so a secret
-/// never changes without its audit entry (nor the caller seeing it).
-pub fn rotate_secret(
-    conn: &mut DbConnection,
-    key: &ApiKey,
-    grace: Option<chrono::Duration>,
-    now: NaiveDateTime,
-) -> Result<Secret, ApiError> {
-    let secret =
-        Secret::generate(key.kind()).map_err(|_| ApiError::internal("system random failed"))?;
-    api_keys::rotate(
-        conn,
-        &key.id,
-        secret.digest().as_bytes(),
-        &secret.start(),
-        grace.map(|g| now + g),
-        now,
-    )?;
-    Ok(secret)
 }
 
 fn find(conn: &mut DbConnection, access: &WorkspaceAccess, id: &str) -> Result<ApiKey, ApiError> {
     api_keys::find_in_workspace(conn, &access.workspace.id, id)?
         .ok_or_else(|| ApiError::not_found("key"))
-}
-
-fn live(key: ApiKey) -> Result<ApiKey, ApiError> {
-    if key.revoked_at.is_some() {
-        Err(ApiError::Conflict(
-            "The key is revoked; create a new one.".to_owned(),
-        ))
-    } else {
-        Ok(key)
-    }
-}
-
-/// What the audit log says about a key: never its secret or digest.
-pub(crate) fn describe(key: &ApiKey) -> serde_json::Value {
-    json!({ "kind": key.kind, "name": key.name, "start": key.start })
 }
 
 #[cfg(test)]

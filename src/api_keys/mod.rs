@@ -3,6 +3,7 @@
 //! used, is `crate::auth`'s.
 
 pub mod kind;
+pub mod lifecycle;
 pub mod manage;
 pub mod personal;
 pub mod request;

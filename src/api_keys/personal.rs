@@ -2,15 +2,13 @@
 //! `/api/v1/users/me/api-keys`. A token acts with its owner's current role.
 
 use chrono::NaiveDateTime;
-use diesel::Connection as _;
 use serde::Deserialize;
 
-use super::manage::{describe, rotate_secret};
-use super::request::CreateKeyBody;
+use super::lifecycle::{self, Acting};
+use super::request::common_fields;
 use super::{KeyKind, NewKey};
 use crate::access;
 use crate::access::ScopeSet;
-use crate::audit;
 use crate::authz::{Caller, Principal, WorkspaceAccess};
 use crate::db::DbConnection;
 use crate::db::models::api_keys::{self, ApiKey, KeyFilter, Position, StoredUsage};
@@ -66,20 +64,13 @@ pub fn create(
     };
     let access = caller.access(conn, &workspace)?;
     access.require(access::TOKENS_SELF)?;
-    let spec = CreateKeyBody {
-        name: body.name,
-        kind: KeyKind::Personal.as_str().to_owned(),
-        scopes: body.scopes,
-        environment: None,
-        partner: None,
-        external_id: None,
-        expires_at: body.expires_at,
-        expires_in_days: body.expires_in_days,
-        rate_limit: None,
-        allowed_cidrs: None,
-        remaining: None,
-    }
-    .validate_personal(now)?;
+    let spec = common_fields(
+        &body.name,
+        body.expires_at.as_deref(),
+        body.expires_in_days,
+        body.scopes.as_deref(),
+        now,
+    )?;
     let mut new_key = NewKey::new(&access.workspace.id, KeyKind::Personal, &spec.name);
     new_key.user_id = Some(user.id.clone());
     new_key.scopes = match spec.scopes {
@@ -93,20 +84,11 @@ pub fn create(
     access.require_all_keymint(&new_key.scopes)?;
     new_key.expires_at = spec.expires_at;
     new_key.created_by = Some(format!("user:{}", user.id));
-    let (key, secret) = super::issue(new_key, now)?;
-    conn.transaction(|conn| {
-        api_keys::insert(conn, &key)?;
-        audit::record(
-            conn,
-            caller,
-            &access,
-            "key.created",
-            &key.id,
-            describe(&key),
-        )?;
-        Ok::<_, ApiError>(())
-    })?;
-    Ok((key, secret))
+    let actor = Acting {
+        caller,
+        access: &access,
+    };
+    lifecycle::create(conn, &actor, new_key, now, |_| Ok(()))
 }
 
 pub fn list(
@@ -140,16 +122,11 @@ pub fn rotate(
     now: NaiveDateTime,
 ) -> Result<(ApiKey, Secret), ApiError> {
     let (key, access) = own_token(conn, caller, id)?;
-    if key.revoked_at.is_some() {
-        return Err(ApiError::Conflict(
-            "The token is revoked; create a new one.".to_owned(),
-        ));
-    }
-    let secret = conn.transaction(|conn| {
-        let secret = rotate_secret(conn, &key, grace, now)?;
-        audit::record(conn, caller, &access, "key.rotated", id, describe(&key))?;
-        Ok::<_, ApiError>(secret)
-    })?;
+    let actor = Acting {
+        caller,
+        access: &access,
+    };
+    let secret = lifecycle::rotate(conn, &actor, &key, grace, now)?;
     let rotated = api_keys::find(conn, id)?.ok_or_else(|| ApiError::not_found("token"))?;
     Ok((rotated, secret))
 }
@@ -161,11 +138,11 @@ pub fn revoke(
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
     let (key, access) = own_token(conn, caller, id)?;
-    if key.revoked_at.is_none() {
-        api_keys::revoke(conn, id, now)?;
-        audit::record(conn, caller, &access, "key.revoked", id, describe(&key))?;
-    }
-    Ok(())
+    let actor = Acting {
+        caller,
+        access: &access,
+    };
+    lifecycle::revoke(conn, &actor, &key, now)
 }
 
 /// One of the caller's own personal tokens; anyone else's is 404, so

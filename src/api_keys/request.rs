@@ -116,22 +116,38 @@ fn check_scopes(scopes: &[String], problems: &mut Problems) -> ScopeSet {
     ScopeSet::from_iter(scopes.iter().cloned())
 }
 
+/// What every kind of key has, checked alike wherever it is created: a
+/// name, an expiry, and (where the creator may choose them) scopes.
+#[derive(Debug, Clone)]
+pub struct CommonFields {
+    pub name: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub scopes: Option<ScopeSet>,
+}
+
+/// Checks the [`CommonFields`] of a new key, every bad field at once.
+pub fn common_fields(
+    name: &str,
+    expires_at: Option<&str>,
+    expires_in_days: Option<i64>,
+    scopes: Option<&[String]>,
+    now: NaiveDateTime,
+) -> Result<CommonFields, ApiError> {
+    let mut problems = Problems::default();
+    let fields = CommonFields {
+        name: check_name(name, &mut problems),
+        expires_at: expiry(expires_at, expires_in_days, now, &mut problems),
+        scopes: scopes.map(|s| check_scopes(s, &mut problems)),
+    };
+    problems.into_result(fields)
+}
+
 impl CreateKeyBody {
-    /// A key of the workspace kinds (not personal).
+    /// A key of the workspace kinds (personal tokens have their own route).
     pub fn validate(self, now: NaiveDateTime) -> Result<CreateKeySpec, ApiError> {
-        self.validate_as(false, now)
-    }
-
-    /// A personal token (its body is this one with kind `personal`).
-    pub fn validate_personal(self, now: NaiveDateTime) -> Result<CreateKeySpec, ApiError> {
-        self.validate_as(true, now)
-    }
-
-    fn validate_as(self, personal: bool, now: NaiveDateTime) -> Result<CreateKeySpec, ApiError> {
         let mut problems = Problems::default();
         let name = check_name(&self.name, &mut problems);
         let kind = match KeyKind::parse(&self.kind) {
-            Some(KeyKind::Personal) if personal => KeyKind::Personal,
             Some(KeyKind::Personal) => {
                 problems.add(
                     "kind",
