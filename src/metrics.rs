@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use actix_web::http::{Method, StatusCode};
+use http::{Method, StatusCode};
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,

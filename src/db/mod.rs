@@ -2,7 +2,7 @@
 //! that picks the backend from the URL scheme, and the embedded migrations.
 //!
 //! Handlers never touch a connection on an async worker: they call [`run`],
-//! which checks one out on actix's blocking thread pool.
+//! which checks one out on the runtime's blocking threads.
 
 pub mod auth_version;
 pub mod models;
@@ -238,7 +238,7 @@ pub fn ping(pool: &Pool) -> bool {
         .is_ok_and(|mut conn| conn.batch_execute("SELECT 1").is_ok())
 }
 
-/// Runs blocking database work on actix's blocking pool with a pooled
+/// Runs blocking database work on the runtime's blocking threads with a pooled
 /// connection. A pool that cannot hand out a connection is a 503. Work that
 /// changed what authentication reads is settled (see [`AuthVersion`])
 /// before this returns, so the caller's answer comes after every replica
@@ -249,10 +249,11 @@ where
     T: Send + 'static,
 {
     let connections = pool.clone();
-    let (result, changed) = actix_web::web::block(move || {
+    let (result, changed) = tokio::task::spawn_blocking(move || {
         auth_version::noting_changes(|| with_connection(&connections, work))
     })
-    .await?;
+    .await
+    .map_err(|_| ApiError::internal("a database task ended abnormally"))?;
     if changed {
         pool.auth_version.settle_write().await;
     }

@@ -49,9 +49,3 @@ impl From<r2d2::Error> for ApiError {
         ApiError::Unavailable
     }
 }
-
-impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(error: actix_web::error::BlockingError) -> Self {
-        ApiError::internal(format!("blocking task: {error}"))
-    }
-}

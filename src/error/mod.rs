@@ -124,6 +124,11 @@ impl ApiError {
         }
     }
 
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> u16 {
+        self.status_code().as_u16()
+    }
+
     /// The contract's `error` code.
     pub fn code(&self) -> &'static str {
         match self {

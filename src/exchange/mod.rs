@@ -1,7 +1,6 @@
 //! Exchanging a secret for a short-lived access token: the rules of
 //! `POST /auth/token`, independent of which of its request forms was used.
 
-use actix_web::web;
 use serde_json::json;
 
 use chrono::NaiveDateTime;
@@ -83,7 +82,7 @@ struct NamedKey {
     rate: Option<RateStatus>,
 }
 
-pub async fn exchange(state: &web::Data<AppState>, request: ExchangeRequest) -> Exchanged {
+pub async fn exchange(state: &AppState, request: ExchangeRequest) -> Exchanged {
     let now = clock::now();
     let now_unix = now.and_utc().timestamp();
     let ip_key = throttle::ip_key("exchange", request.origin.client_ip);
@@ -118,14 +117,14 @@ pub async fn exchange(state: &web::Data<AppState>, request: ExchangeRequest) -> 
 /// Counts a wrong credential towards throttling and audits a refusal on a
 /// named key; returns the error to answer with.
 async fn refused(
-    state: &web::Data<AppState>,
+    state: &AppState,
     named: Option<NamedKey>,
     error: ApiError,
     ip_key: String,
     origin: Origin,
     now_unix: i64,
 ) -> ApiError {
-    let status = actix_web::ResponseError::status_code(&error).as_u16();
+    let status = error.status();
     // Only a wrong credential (401) counts towards throttling: that is what
     // guessing looks like. A right secret refused by its limits (403) is not.
     // It counts on a key only when the key's own secret was presented (with
@@ -175,7 +174,7 @@ fn key_throttle_key(key_id: &str) -> String {
 /// the inner one is the request refused, with the key it named (if any)
 /// for throttling, the audit log and the rate headers.
 async fn attempt(
-    state: &web::Data<AppState>,
+    state: &AppState,
     request: ExchangeRequest,
     now: NaiveDateTime,
 ) -> Result<(Option<NamedKey>, Result<IssuedToken, ApiError>), ApiError> {

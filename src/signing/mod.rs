@@ -148,6 +148,17 @@ impl SigningKeys {
         key.state(now, self.max_token_ttl)
     }
 
+    /// The keys published at `now` (every state but removed), in the
+    /// folder's order: what the JWKS lists and what verifies keymint's own
+    /// tokens.
+    pub fn published(&self, now: DateTime<Utc>) -> Vec<Arc<SigningKey>> {
+        self.snapshot()
+            .iter()
+            .filter(|k| self.state_of(k, now) != KeyState::Removed)
+            .map(|k| k.key.clone())
+            .collect()
+    }
+
     /// The key that signs at `now`: the most recently activated active key.
     pub fn signing_key(&self, now: DateTime<Utc>) -> Option<Arc<SigningKey>> {
         self.snapshot()
@@ -159,12 +170,8 @@ impl SigningKeys {
 
     /// The public keys verifiers need at `now`: next, active and retired.
     pub fn jwks(&self, now: DateTime<Utc>) -> Jwks {
-        let snapshot = self.snapshot();
-        let published: Vec<&serde_json::Value> = snapshot
-            .iter()
-            .filter(|k| self.state_of(k, now) != KeyState::Removed)
-            .map(|k| k.key.jwk())
-            .collect();
+        let published = self.published(now);
+        let published: Vec<&serde_json::Value> = published.iter().map(|k| k.jwk()).collect();
         let body = serde_json::json!({ "keys": published }).to_string();
         let digest = ring::digest::digest(&ring::digest::SHA256, body.as_bytes());
         let etag = format!(

@@ -1,6 +1,7 @@
 //! keymint checking its own tokens when they come back as credentials (the
 //! management API) or for introspection: [`verify::verify_as`] against the
-//! keys keymint publishes, parsed once per change of the JWKS.
+//! keys keymint publishes, read from its key store once per change of the
+//! published set.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,7 +13,7 @@ use super::login::LoginClaims;
 use super::portal::PortalClaims;
 use super::verify::{self, Audiences, Expectations, KeySet, TokenClaims};
 use crate::error::ApiError;
-use crate::signing::{KeyState, SigningKeys};
+use crate::signing::SigningKeys;
 
 /// The published keys as a [`KeySet`], rebuilt only when the set of
 /// published keys changes, not on every request.
@@ -24,26 +25,17 @@ pub struct OwnKeys {
 
 impl OwnKeys {
     fn key_set(&self, signing: &SigningKeys) -> Arc<KeySet> {
-        let now = Utc::now();
-        let snapshot = signing.snapshot();
+        let published = signing.published(Utc::now());
         // A kid is its key's thumbprint: the same kids are the same keys.
-        let published = || {
-            snapshot
-                .iter()
-                .filter(|key| signing.state_of(key, now) != KeyState::Removed)
-                .map(|key| key.key.kid())
-        };
+        let kids = || published.iter().map(|key| key.kid());
         let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((kids, keys)) = &*cached
-            && kids.iter().map(String::as_str).eq(published())
+        if let Some((cached_kids, keys)) = &*cached
+            && cached_kids.iter().map(String::as_str).eq(kids())
         {
             return keys.clone();
         }
-        let keys = Arc::new(
-            KeySet::from_jwks_json(signing.jwks(now).body.as_bytes())
-                .expect("keymint's own JWKS is a valid document"),
-        );
-        *cached = Some((published().map(str::to_owned).collect(), keys.clone()));
+        let keys = Arc::new(KeySet::from_members(published.iter().map(|key| key.jwk())));
+        *cached = Some((kids().map(str::to_owned).collect(), keys.clone()));
         keys
     }
 

@@ -122,22 +122,27 @@ impl KeySet {
             keys: Vec<serde_json::Value>,
         }
         let document: Document = serde_json::from_slice(text)?;
-        let keys = document
-            .keys
+        Ok(Self::from_members(&document.keys))
+    }
+
+    /// The keys of JWKS members, leaving out those that cannot verify.
+    pub fn from_members<'a>(members: impl IntoIterator<Item = &'a serde_json::Value>) -> Self {
+        let keys = members
             .into_iter()
             .filter_map(|member| {
-                let jwk: Jwk = serde_json::from_value(member).ok()?;
+                let jwk: Jwk = serde_json::from_value(member.clone()).ok()?;
                 let kid = jwk.common.key_id.clone()?;
                 Some((kid, verifying_key(&jwk)?))
             })
             .collect();
-        Ok(Self { keys })
+        Self { keys }
     }
 
-    /// The keys keymint itself publishes at `now`.
+    /// The keys keymint itself publishes at `now`, read from its key
+    /// store: the same JWKs the JWKS document lists, without writing and
+    /// parsing the document.
     pub fn published(signing: &SigningKeys, now: chrono::DateTime<chrono::Utc>) -> Self {
-        Self::from_jwks_json(signing.jwks(now).body.as_bytes())
-            .expect("keymint's own JWKS is a valid document")
+        Self::from_members(signing.published(now).iter().map(|key| key.jwk()))
     }
 
     pub fn contains(&self, kid: &str) -> bool {
