@@ -2,6 +2,7 @@
 //! every signature), its public JWK and its RFC 7638 `kid`.
 
 use std::fmt;
+use std::sync::{Arc, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -75,7 +76,10 @@ pub struct SigningKey {
     pair: KeyPair,
     /// The public JWK, `kid`, `alg` and `use` included.
     jwk: serde_json::Value,
-    /// base64url of the JWS header, the same for every token this key signs.
+    /// base64url of the JWS header for each `typ` this key has signed: the
+    /// same for every token of a kind, and there are few kinds, so a short
+    /// list built once beats writing the header on every signature.
+    headers: RwLock<Vec<(&'static str, Arc<str>)>>,
     rng: SystemRandom,
 }
 
@@ -140,6 +144,7 @@ impl SigningKey {
             kid,
             pair,
             jwk,
+            headers: RwLock::default(),
             rng,
         })
     }
@@ -159,17 +164,36 @@ impl SigningKey {
     /// Signs `claims` as a compact JWS with header `{"alg", "typ", "kid"}`.
     /// `typ` says which kind of token it is (RFC 8725 section 3.11); only
     /// `tokens::issue` chooses it.
-    pub fn sign_jwt<C: Serialize>(&self, typ: &str, claims: &C) -> Result<String, KeyError> {
-        let header = json!({ "alg": self.alg.as_str(), "typ": typ, "kid": self.kid });
+    pub fn sign_jwt<C: Serialize>(
+        &self,
+        typ: &'static str,
+        claims: &C,
+    ) -> Result<String, KeyError> {
+        let header = self.header_b64(typ);
         let claims = serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?;
-        let mut token = String::with_capacity(claims.len() * 4 / 3 + 256);
-        B64.encode_string(header.to_string(), &mut token);
+        let mut token = String::with_capacity(header.len() + claims.len() * 4 / 3 + 100);
+        token.push_str(&header);
         token.push('.');
         B64.encode_string(&claims, &mut token);
         let signature = self.sign(token.as_bytes())?;
         token.push('.');
         B64.encode_string(&signature, &mut token);
         Ok(token)
+    }
+
+    fn header_b64(&self, typ: &'static str) -> Arc<str> {
+        let known = self.headers.read().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, header)) = known.iter().find(|(t, _)| *t == typ) {
+            return header.clone();
+        }
+        drop(known);
+        let header = json!({ "alg": self.alg.as_str(), "typ": typ, "kid": self.kid });
+        let header: Arc<str> = B64.encode(header.to_string()).into();
+        let mut known = self.headers.write().unwrap_or_else(|p| p.into_inner());
+        if !known.iter().any(|(t, _)| *t == typ) {
+            known.push((typ, header.clone()));
+        }
+        header
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
