@@ -6,13 +6,7 @@ use crate::authz::{Caller, WorkspaceAccess};
 use crate::clock;
 use crate::db::DbConnection;
 use crate::db::models::{self, audit::AuditEvent};
-
-/// Where a request came from, as the audit log records it.
-#[derive(Debug, Clone, Default)]
-pub struct Origin {
-    pub client_ip: Option<std::net::IpAddr>,
-    pub user_agent: Option<String>,
-}
+pub use crate::origin::Origin;
 
 /// One event. `detail` must never hold a secret.
 pub struct Event<'a> {

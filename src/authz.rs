@@ -6,26 +6,15 @@
 //! issued with. A credential holding none of keymint's scopes in a
 //! workspace acts there as nobody.
 
-use std::sync::Arc;
-
 use crate::access::{Role, ScopeSet};
-use crate::api_keys::KeyKind;
-use crate::audit::Origin;
-use crate::auth::KnownKey;
+pub use crate::auth::Principal;
 use crate::db::DbConnection;
 use crate::db::models::memberships;
 use crate::db::models::users::User;
 use crate::db::models::workspaces::{self, Workspace};
 use crate::error::ApiError;
-
-/// Who is calling, established by the credential they presented.
-pub enum Principal {
-    /// A secret presented directly, or a token exchanged from one.
-    Key(Arc<KnownKey>),
-    /// A person, through a login token: their rights come from their
-    /// current membership in each workspace.
-    User(User),
-}
+use crate::key_kind::KeyKind;
+use crate::origin::Origin;
 
 /// An authenticated request's caller, with what the audit log records.
 pub struct Caller {

@@ -132,7 +132,7 @@ impl Server {
             hashing: HashPool::for_this_machine(),
             limiter: RateLimiter::default(),
             own_keys: OwnKeys::default(),
-            metrics: Metrics::new(),
+            metrics: Metrics::new(crate::exchange::OUTCOMES),
         };
         Ok(Self {
             state: web::Data::new(state),

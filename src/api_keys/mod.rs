@@ -2,7 +2,6 @@
 //! one-time secret. What a presented secret names, and whether it may be
 //! used, is `crate::auth`'s.
 
-pub mod kind;
 pub mod lifecycle;
 pub mod manage;
 pub mod personal;
@@ -16,7 +15,7 @@ use crate::db::models::{self, api_keys::ApiKey};
 use crate::error::ApiError;
 use crate::secrets::Secret;
 
-pub use kind::KeyKind;
+pub use crate::key_kind::KeyKind;
 
 /// What a new key is; everything else (id, secret, times) is generated.
 #[derive(Debug, Clone)]

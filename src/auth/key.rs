@@ -4,16 +4,26 @@
 //! of it passes. It holds no decision: the checks run on every use.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 
 use crate::access::{Role, ScopeSet, is_keymint_scope};
-use crate::api_keys::KeyKind;
 use crate::db::DbConnection;
 use crate::db::models::workspaces::Plan;
 use crate::db::models::{self, api_keys::ApiKey, memberships, users::User};
 use crate::error::ApiError;
+use crate::key_kind::KeyKind;
 use crate::secrets::SecretDigest;
+
+/// Who is calling, established by the credential they presented.
+pub enum Principal {
+    /// A secret presented directly, or a token exchanged from one.
+    Key(Arc<KnownKey>),
+    /// A person, through a login token: their rights come from their
+    /// current membership in each workspace.
+    User(User),
+}
 
 /// The owner of a personal key and their role now.
 #[derive(Debug, Clone)]

@@ -16,10 +16,9 @@ use chrono::NaiveDateTime;
 pub mod cache;
 pub mod key;
 
-pub use key::{KeyOwner, KnownKey, authenticate_by_id};
+pub use key::{KeyOwner, KnownKey, Principal, authenticate_by_id};
 
 use crate::access::ScopeSet;
-use crate::authz::Principal;
 use crate::clock;
 use crate::db::{self, models::memberships, models::users, models::workspaces::Plan};
 use crate::error::ApiError;

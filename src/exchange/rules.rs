@@ -5,10 +5,10 @@
 use chrono::NaiveDateTime;
 
 use crate::access::ScopeSet;
-use crate::api_keys::KeyKind;
 use crate::auth::KnownKey;
 use crate::db::models;
 use crate::error::ApiError;
+use crate::key_kind::KeyKind;
 use crate::state::AppState;
 use crate::tokens::claims::Registered;
 use crate::tokens::{AccessClaims, kind};

@@ -11,10 +11,10 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use super::client::client_ip;
 use super::credentials;
 use super::rate_limit;
-use crate::audit::Origin;
 use crate::auth;
 use crate::authz::{Caller, Principal};
 use crate::error::ApiError;
+use crate::origin::Origin;
 use crate::state::AppState;
 
 impl FromRequest for Caller {

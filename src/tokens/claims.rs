@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::api_keys::KeyKind;
+use crate::key_kind::KeyKind;
 
 /// The registered claims (RFC 7519 section 4.1) every keymint token
 /// carries: access tokens, login tokens and portal sessions alike.

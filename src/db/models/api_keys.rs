@@ -4,10 +4,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::access::ScopeSet;
-use crate::api_keys::KeyKind;
 use crate::db::DbConnection;
 use crate::db::models::workspaces::Plan;
 use crate::db::schema::{api_key_usage, api_keys, workspaces};
+use crate::key_kind::KeyKind;
 
 pub use super::key_usage::{StoredUsage, UsageDelta, add_usage, with_usage};
 

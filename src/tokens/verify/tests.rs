@@ -5,7 +5,7 @@ use ring::hmac;
 use serde_json::json;
 
 use super::*;
-use crate::api_keys::KeyKind;
+use crate::key_kind::KeyKind;
 use crate::signing::SigningKey;
 
 const ISSUER: &str = "https://keymint.test";
