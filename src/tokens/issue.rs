@@ -24,14 +24,11 @@ pub fn login_token(
     now_unix: i64,
     lifetime_secs: i64,
 ) -> Result<String, KeyError> {
-    let audience = TokenKind::Login
-        .fixed_audience(issuer)
-        .expect("login tokens have a fixed audience");
     let claims = LoginClaims {
-        registered: Registered::issued(
+        registered: fixed_audience_claims(
+            TokenKind::Login,
             issuer,
-            user_id.to_owned(),
-            audience,
+            user_id,
             now_unix,
             lifetime_secs,
         ),
@@ -49,18 +46,29 @@ pub fn portal_session(
     now_unix: i64,
     lifetime_secs: i64,
 ) -> Result<String, KeyError> {
-    let audience = TokenKind::Portal
-        .fixed_audience(issuer)
-        .expect("portal sessions have a fixed audience");
     let claims = PortalClaims {
-        registered: Registered::issued(
+        registered: fixed_audience_claims(
+            TokenKind::Portal,
             issuer,
-            external_id.to_owned(),
-            audience,
+            external_id,
             now_unix,
             lifetime_secs,
         ),
         ws: workspace_id.to_owned(),
     };
     sign(key, &claims)
+}
+
+/// The registered claims of a kind whose audience keymint fixes.
+fn fixed_audience_claims(
+    kind: TokenKind,
+    issuer: &str,
+    sub: &str,
+    now_unix: i64,
+    lifetime_secs: i64,
+) -> Registered {
+    let audience = kind
+        .fixed_audience(issuer)
+        .expect("logins and portal sessions have a fixed audience");
+    Registered::issued(issuer, sub.to_owned(), audience, now_unix, lifetime_secs)
 }

@@ -106,6 +106,18 @@ fn many_names() -> String {
     text
 }
 
+async fn post_form(app: &TestApp, body: String) -> (u16, serde_json::Value) {
+    let response = app
+        .client
+        .post(app.url("/auth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    status_and_json(response).await
+}
+
 async fn a_form_with_many_names_is_answered_like_any_other(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -114,30 +126,13 @@ async fn a_form_with_many_names_is_answered_like_any_other(backend: Backend) {
         "grant_type=client_credentials&client_secret=kmk_bogus{}",
         many_names()
     );
-    let response = app
-        .client
-        .post(app.url("/auth/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
-    let (status, answer) = status_and_json(response).await;
+    let (status, answer) = post_form(&app, body.clone()).await;
     assert_eq!(
         (status, answer["error"].as_str()),
         (401, Some("invalid_client"))
     );
     // A repeated name is still found, at the end of the same long body.
-    let repeated = format!("{body}&000=y");
-    let response = app
-        .client
-        .post(app.url("/auth/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(repeated)
-        .send()
-        .await
-        .unwrap();
-    let (status, answer) = status_and_json(response).await;
+    let (status, answer) = post_form(&app, format!("{body}&000=y")).await;
     assert_eq!(
         (status, answer["error"].as_str()),
         (400, Some("invalid_request"))
@@ -148,15 +143,7 @@ async fn a_form_with_many_names_is_answered_like_any_other(backend: Backend) {
         app.bootstrap.secret,
         many_names()
     );
-    let response = app
-        .client
-        .post(app.url("/auth/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(good)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(post_form(&app, good).await.0, 200);
 }
 
 async fn session(app: &TestApp, external_id: &str) -> String {

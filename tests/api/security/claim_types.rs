@@ -6,8 +6,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Form, exchange};
-use crate::helpers::{Backend, TestApp, spawn_app, status_and_json, unverified_claims};
+use super::{Form, exchange, is_active};
+use crate::helpers::{Backend, TestApp, spawn_app, unverified_claims};
 use keymint::signing::{SigningAlg, SigningKey};
 
 /// The signing key as stored in the keys folder (not the server's copy).
@@ -19,20 +19,6 @@ fn key_from_the_folder(app: &TestApp) -> SigningKey {
         .expect("a key in the folder");
     let document = pem::parse(std::fs::read(pem_path).unwrap()).unwrap();
     SigningKey::from_pkcs8(SigningAlg::ES256, document.contents()).unwrap()
-}
-
-async fn introspected(app: &TestApp, token: &str) -> Value {
-    let response = app
-        .client
-        .post(app.url("/auth/introspect"))
-        .bearer_auth(&app.bootstrap.secret)
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = status_and_json(response).await;
-    assert_eq!(status, 200, "{body}");
-    body["active"].clone()
 }
 
 /// A change to genuine claims.
@@ -53,7 +39,7 @@ async fn claims_of_the_wrong_type_are_refused_though_the_signature_holds(backend
     let control = key.sign_jwt("at+jwt", &genuine).unwrap();
     let (status, _) = app.call(Method::GET, "/api/v1/me", &control, None).await;
     assert_eq!(status, 200);
-    assert_eq!(introspected(&app, &control).await, true);
+    assert_eq!(is_active(&app, &control).await, true);
 
     let mutations: Vec<(&str, Mutation)> = vec![
         (
@@ -105,7 +91,7 @@ async fn claims_of_the_wrong_type_are_refused_though_the_signature_holds(backend
             (401, Some("invalid_token")),
             "{what}"
         );
-        assert_eq!(introspected(&app, &token).await, false, "{what}");
+        assert_eq!(is_active(&app, &token).await, false, "{what}");
     }
 }
 

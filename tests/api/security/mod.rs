@@ -203,3 +203,23 @@ pub async fn access_token(
     assert_eq!(status, 200, "{body}");
     body["access_token"].as_str().unwrap().to_owned()
 }
+
+/// `POST /auth/introspect` of `token`, authenticated by `credential`.
+pub async fn introspect(app: &TestApp, credential: &str, token: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url("/auth/introspect"))
+        .bearer_auth(credential)
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    status_and_json(response).await
+}
+
+/// Whether the bootstrap key, introspecting `token`, finds it active.
+pub async fn is_active(app: &TestApp, token: &str) -> Value {
+    let (status, body) = introspect(app, &app.bootstrap.secret, token).await;
+    assert_eq!(status, 200, "{body}");
+    body["active"].clone()
+}

@@ -5,8 +5,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{EVERY_FORM, Form, access_token, exchange, one_of_every_kind};
-use crate::helpers::{Backend, TestApp, spawn_app, status_and_json, unverified_claims};
+use super::{EVERY_FORM, Form, access_token, exchange, is_active, one_of_every_kind};
+use crate::helpers::{Backend, TestApp, spawn_app, unverified_claims};
 
 /// The audiences keymint itself consumes, spelled as an attacker might.
 fn keymint_audiences(issuer: &str) -> Vec<String> {
@@ -173,23 +173,9 @@ async fn each_kind_of_token_is_refused_where_another_is_expected(backend: Backen
         );
     }
     // Introspection reports access tokens only.
-    let introspect = |token: String| {
-        let app = &app;
-        async move {
-            let response = app
-                .client
-                .post(app.url("/auth/introspect"))
-                .bearer_auth(&app.bootstrap.secret)
-                .form(&[("token", token)])
-                .send()
-                .await
-                .unwrap();
-            status_and_json(response).await.1["active"].clone()
-        }
-    };
-    assert_eq!(introspect(access.clone()).await, true);
-    assert_eq!(introspect(login.clone()).await, false);
-    assert_eq!(introspect(session.clone()).await, false);
+    assert_eq!(is_active(&app, &access).await, true);
+    assert_eq!(is_active(&app, &login).await, false);
+    assert_eq!(is_active(&app, &session).await, false);
 }
 
 /// Tokens signed with keymint's own key but typed as another kind (what an

@@ -3,12 +3,13 @@
 //! keymint's scopes acts on the API as nobody.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, Credential, EVERY_FORM, access_token, exchange, personal_token,
+    ADMIN_EMAIL, ADMIN_PASSWORD, Credential, EVERY_FORM, access_token, exchange, introspect,
+    personal_token,
 };
-use crate::helpers::{Backend, TestApp, spawn_app, status_and_json, unverified_claims};
+use crate::helpers::{Backend, TestApp, spawn_app, unverified_claims};
 
 /// The scopes `/api/v1/me` reports for `credential` in its one workspace.
 async fn scopes_of(app: &TestApp, credential: &str) -> Vec<String> {
@@ -181,18 +182,6 @@ async fn credentials_without_keymint_scopes_act_as_nobody(backend: Backend) {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-}
-
-async fn introspect(app: &TestApp, credential: &str, token: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .post(app.url("/auth/introspect"))
-        .bearer_auth(credential)
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    status_and_json(response).await
 }
 
 async fn introspection_needs_tokens_introspect_among_the_rights(backend: Backend) {
