@@ -12,13 +12,15 @@
 //! `s + LEASE`. Past that without a newer check (database lost, server
 //! starved of CPU), caches are not consulted at all.
 //!
-//! A write made through keymint moves this server's generation on at once,
-//! then (PostgreSQL, where other replicas may exist) waits out [`LEASE`]
-//! before it answers: by the time a client hears "revoked", every replica
-//! that still consults its cache does so on a check started after the
-//! revocation committed, which saw it.
+//! The triggers are the one source of truth for what counts as such a
+//! change: every unit of database work is [fenced](AuthVersion::changed_since),
+//! reading the counters again on its own connection once its work is done.
+//! A unit that moved them moves this server's generation on at once, then
+//! (PostgreSQL, where other replicas may exist) waits out [`LEASE`] before it
+//! answers: by the time a client hears "revoked", every replica that still
+//! consults its cache does so on a check started after the revocation
+//! committed, which saw it.
 
-use std::cell::Cell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -35,26 +37,18 @@ pub const CHECK_PERIOD: Duration = Duration::from_millis(50);
 /// switch the cache off, and short enough to wait out on every write.
 pub const LEASE: Duration = Duration::from_millis(250);
 
-thread_local! {
-    /// Set during one unit of database work (see [`super::run`]) by the model
-    /// functions that change what authentication reads.
-    static CHANGED_HERE: Cell<bool> = const { Cell::new(false) };
+/// The counters' sum: it only grows, as every trigger adds one.
+fn counters(conn: &mut DbConnection) -> QueryResult<i64> {
+    let versions = auth_versions::table
+        .select(auth_versions::version)
+        .load::<i64>(conn)?;
+    Ok(versions.into_iter().fold(0i64, i64::wrapping_add))
 }
 
-/// Called by every model function that changes what authenticating a key
-/// reads (the triggers of migrations `000003` and `000005` list the same columns),
-/// so that [`super::run`] settles the change before the request answers.
-pub(crate) fn note_change() {
-    CHANGED_HERE.set(true);
-}
-
-/// Clears the mark, runs `work`, and says whether it changed anything that
-/// authentication reads. `work` runs on this thread, start to end.
-pub(crate) fn noting_changes<T>(work: impl FnOnce() -> T) -> (T, bool) {
-    CHANGED_HERE.set(false);
-    let result = work();
-    (result, CHANGED_HERE.take())
-}
+/// What a unit of work saw of the counters before it started: the sum at
+/// the last successful check (`None`: no check yet).
+#[derive(Debug, Clone, Copy)]
+pub struct Seen(Option<i64>);
 
 pub struct AuthVersion {
     origin: Instant,
@@ -106,11 +100,8 @@ impl AuthVersion {
     /// memory. Blocking.
     pub fn check(&self, conn: &mut DbConnection) -> QueryResult<()> {
         let started = self.elapsed_nanos();
-        let sum = match auth_versions::table
-            .select(auth_versions::version)
-            .load::<i64>(conn)
-        {
-            Ok(versions) => versions.into_iter().fold(0i64, i64::wrapping_add),
+        let sum = match counters(conn) {
+            Ok(sum) => sum,
             Err(error) => {
                 self.vouched_until.store(0, Ordering::SeqCst);
                 return Err(error);
@@ -128,11 +119,33 @@ impl AuthVersion {
         Ok(())
     }
 
+    /// Taken before a unit of work starts, for [`Self::changed_since`].
+    pub fn seen(&self) -> Seen {
+        Seen(*self.last_sum.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Whether the counters moved since `seen`, read on the connection that
+    /// just did a unit of work (so its own commits are visible). Sound
+    /// because `seen` comes from a check that read before the unit started:
+    /// a unit that fired a trigger leaves a larger sum than any read before
+    /// it. A change made elsewhere meanwhile also answers yes, which costs a
+    /// needless settle, never a missed one. `None`: the counters could not
+    /// be read.
+    pub fn changed_since(&self, conn: &mut DbConnection, seen: Seen) -> Option<bool> {
+        let now = counters(conn).ok()?;
+        Some(seen.0 != Some(now))
+    }
+
+    /// A change made here: every cached entry is stale at once.
+    pub fn saw_change_here(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
     /// After a write made here has committed: this server's caches are stale
     /// at once; the answer waits until no replica can vouch for a cache
     /// older than the write.
     pub async fn settle_write(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.saw_change_here();
         if !self.settle.is_zero() {
             tokio::time::sleep(self.settle).await;
         }
@@ -217,13 +230,29 @@ mod tests {
     }
 
     #[test]
-    fn only_units_of_work_that_change_authentication_are_noted() {
-        let ((), changed) = noting_changes(note_change);
-        assert!(changed);
-        // A mark left outside any unit of work does not leak into the next.
-        note_change();
-        let ((), changed) = noting_changes(|| {});
-        assert!(!changed, "the mark of an earlier unit of work is cleared");
+    fn a_unit_of_work_changed_authentication_exactly_when_a_counter_moved() {
+        let mut conn = sqlite_with_counters();
+        let version = AuthVersion::new(false);
+        // Before any check nothing is known: every unit counts as a change.
+        let seen = version.seen();
+        assert_eq!(version.changed_since(&mut conn, seen), Some(true));
+
+        version.check(&mut conn).unwrap();
+        let seen = version.seen();
+        assert_eq!(version.changed_since(&mut conn, seen), Some(false));
+        bump(&mut conn, "api_keys");
+        assert_eq!(version.changed_since(&mut conn, seen), Some(true));
+        // The check after the change makes it the new baseline.
+        version.check(&mut conn).unwrap();
+        assert_eq!(
+            version.changed_since(&mut conn, version.seen()),
+            Some(false)
+        );
+
+        diesel::sql_query("DROP TABLE auth_versions")
+            .execute(&mut conn)
+            .unwrap();
+        assert_eq!(version.changed_since(&mut conn, seen), None);
     }
 
     #[test]

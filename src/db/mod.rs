@@ -249,33 +249,58 @@ where
     T: Send + 'static,
 {
     let connections = pool.clone();
-    let (result, changed) = tokio::task::spawn_blocking(move || {
-        auth_version::noting_changes(|| with_connection(&connections, work))
-    })
-    .await
-    .map_err(|_| ApiError::internal("a database task ended abnormally"))?;
+    let (result, changed) = tokio::task::spawn_blocking(move || fenced(&connections, work))
+        .await
+        .map_err(|_| ApiError::internal("a database task ended abnormally"))?;
     if changed {
         pool.auth_version.settle_write().await;
     }
     result
 }
 
-/// Runs blocking `work` on a pooled connection, here and now.
+/// Runs blocking `work` on a pooled connection, here and now, for work that
+/// answers no client (a background flush): a change it made is stale here
+/// at once, with no wait for other replicas.
 pub fn with_connection<T>(
     pool: &Pool,
     work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let mut conn = pool.get()?;
+    let (result, changed) = fenced(pool, work);
+    if changed {
+        pool.auth_version.saw_change_here();
+    }
+    result
+}
+
+/// One unit of work on a pooled connection, and whether it changed what
+/// authentication reads, as the triggers count it (see
+/// [`AuthVersion::changed_since`]).
+fn fenced<T>(
+    pool: &Pool,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> (Result<T, ApiError>, bool) {
+    let seen = pool.auth_version.seen();
+    let mut conn = match pool.get() {
+        Ok(conn) => conn,
+        Err(error) => return (Err(error.into()), false),
+    };
     let result = work(&mut conn);
     if matches!(result, Err(ApiError::Unavailable)) {
         // The connection is lost: never hand it out again. The request that
-        // found out fails closed; the next one gets a new connection.
+        // found out fails closed (it tells its client nothing succeeded);
+        // the next one gets a new connection.
         <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(
             &mut conn,
         )
         .set_in_error();
+        return (result, false);
     }
-    result
+    // Counters that cannot be read after a success: assume the worst.
+    let changed = pool
+        .auth_version
+        .changed_since(&mut conn, seen)
+        .unwrap_or(result.is_ok());
+    (result, changed)
 }
 
 #[cfg(test)]
@@ -299,6 +324,36 @@ mod tests {
         assert!(Target::parse("mysql://u@h/db").is_err());
         assert!(Target::parse("sqlite://:memory:").is_err());
         assert!(Target::parse("keymint.db").is_err());
+    }
+
+    /// Whatever writes a column the triggers watch, through any model
+    /// function or none, makes this server's cached keys stale; work that
+    /// writes nothing they watch leaves them alone.
+    #[test]
+    fn every_unit_of_work_is_fenced_by_the_triggers() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("fence.db").display());
+        let pool = connect(&url, 2).unwrap();
+        migrate(&pool).unwrap();
+        let check = |pool: &Pool| pool.check_auth_version(&mut None).unwrap();
+        let write = |pool: &Pool, sql: &'static str| {
+            with_connection(pool, |conn| Ok(conn.batch_execute(sql)?)).unwrap();
+        };
+        check(&pool);
+        let generation = pool.auth_version().generation();
+        write(
+            &pool,
+            "INSERT INTO workspaces (id, slug, name, plan, created_at) \
+             VALUES ('w', 'w', 'W', 'pro', '2026-01-01 00:00:00')",
+        );
+        write(
+            &pool,
+            "UPDATE workspaces SET name = 'renamed' WHERE id = 'w'",
+        );
+        assert_eq!(pool.auth_version().generation(), generation, "not watched");
+
+        write(&pool, "UPDATE workspaces SET plan = 'hobby' WHERE id = 'w'");
+        assert_eq!(pool.auth_version().generation(), generation + 1);
     }
 
     /// The migration that moves usage counts into `api_key_usage` keeps

@@ -286,10 +286,6 @@ pub fn update(conn: &mut DbConnection, id: &str, changes: &KeyChanges) -> QueryR
     if changes.name.is_none() && changes.scopes.is_none() && changes.rate_limit.is_none() {
         return Ok(());
     }
-    // A name is never read to authenticate: renaming leaves caches alone.
-    if changes.scopes.is_some() || changes.rate_limit.is_some() {
-        crate::db::auth_version::note_change();
-    }
     diesel::update(api_keys::table.find(id))
         .set(changes)
         .execute(conn)
@@ -298,7 +294,6 @@ pub fn update(conn: &mut DbConnection, id: &str, changes: &KeyChanges) -> QueryR
 
 /// Revokes a key now; a key revoked already keeps its first `revoked_at`.
 pub fn revoke(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
-    crate::db::auth_version::note_change();
     diesel::update(
         api_keys::table
             .find(id)
@@ -322,7 +317,6 @@ pub fn rotate(
     old_secret_dies_at: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    crate::db::auth_version::note_change();
     let key = api_keys::table.find(id);
     let new_secret = (
         api_keys::secret_digest.eq(new_digest),
@@ -355,7 +349,6 @@ pub fn revoke_personal(
     user_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    crate::db::auth_version::note_change();
     diesel::update(
         api_keys::table
             .filter(api_keys::workspace_id.eq(workspace_id))

@@ -25,7 +25,6 @@ pub fn upsert(
     role: Role,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    crate::db::auth_version::note_change();
     let updated = diesel::update(memberships::table.find((workspace_id, user_id)))
         .set(memberships::role.eq(role.as_str()))
         .execute(conn)?;
@@ -101,7 +100,6 @@ pub fn count_owners(conn: &mut DbConnection, workspace_id: &str) -> QueryResult<
 }
 
 pub fn remove(conn: &mut DbConnection, workspace_id: &str, user_id: &str) -> QueryResult<()> {
-    crate::db::auth_version::note_change();
     diesel::delete(memberships::table.find((workspace_id, user_id)))
         .execute(conn)
         .map(drop)

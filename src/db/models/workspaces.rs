@@ -147,10 +147,6 @@ pub fn update(conn: &mut DbConnection, id: &str, changes: &WorkspaceChanges) -> 
     if changes.name.is_none() && changes.plan.is_none() && changes.portal_origins.is_none() {
         return Ok(());
     }
-    // Only the plan is read to authenticate (it sets keys' rate limits).
-    if changes.plan.is_some() {
-        crate::db::auth_version::note_change();
-    }
     diesel::update(workspaces::table.find(id))
         .set(changes)
         .execute(conn)
