@@ -7,6 +7,7 @@
 pub mod auth_version;
 pub mod models;
 pub mod schema;
+mod work;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +17,8 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::error::ApiError;
-
 pub use auth_version::AuthVersion;
+pub use work::{run, with_connection};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -236,71 +236,6 @@ pub fn migrate(pool: &Pool) -> Result<usize, SetupError> {
 pub fn ping(pool: &Pool) -> bool {
     pool.get()
         .is_ok_and(|mut conn| conn.batch_execute("SELECT 1").is_ok())
-}
-
-/// Runs blocking database work on the runtime's blocking threads with a pooled
-/// connection. A pool that cannot hand out a connection is a 503. Work that
-/// changed what authentication reads is settled (see [`AuthVersion`])
-/// before this returns, so the caller's answer comes after every replica
-/// stopped trusting what it had cached.
-pub async fn run<T, F>(pool: &Pool, work: F) -> Result<T, ApiError>
-where
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
-    T: Send + 'static,
-{
-    let connections = pool.clone();
-    let (result, changed) = tokio::task::spawn_blocking(move || fenced(&connections, work))
-        .await
-        .map_err(|_| ApiError::internal("a database task ended abnormally"))?;
-    if changed {
-        pool.auth_version.settle_write().await;
-    }
-    result
-}
-
-/// Runs blocking `work` on a pooled connection, here and now, for work that
-/// answers no client (a background flush): a change it made is stale here
-/// at once, with no wait for other replicas.
-pub fn with_connection<T>(
-    pool: &Pool,
-    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    let (result, changed) = fenced(pool, work);
-    if changed {
-        pool.auth_version.saw_change_here();
-    }
-    result
-}
-
-/// One unit of work on a pooled connection, and whether it changed what
-/// authentication reads, as the triggers count it (see
-/// [`AuthVersion::changed_since`]).
-fn fenced<T>(
-    pool: &Pool,
-    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
-) -> (Result<T, ApiError>, bool) {
-    let seen = pool.auth_version.seen();
-    let mut conn = match pool.get() {
-        Ok(conn) => conn,
-        Err(error) => return (Err(error.into()), false),
-    };
-    let result = work(&mut conn);
-    if matches!(result, Err(ApiError::Unavailable)) {
-        // The connection is lost: never hand it out again. The request that
-        // found out fails closed (it tells its client nothing succeeded);
-        // the next one gets a new connection.
-        <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(
-            &mut conn,
-        )
-        .set_in_error();
-        return (result, false);
-    }
-    // Counters that cannot be read after a success: assume the worst.
-    let changed = pool
-        .auth_version
-        .changed_since(&mut conn, seen)
-        .unwrap_or(result.is_ok());
-    (result, changed)
 }
 
 #[cfg(test)]

@@ -37,12 +37,6 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
-impl From<crate::signing::KeyError> for ApiError {
-    fn from(error: crate::signing::KeyError) -> Self {
-        ApiError::internal(format!("signing: {error}"))
-    }
-}
-
 impl From<r2d2::Error> for ApiError {
     fn from(error: r2d2::Error) -> Self {
         log::warn!("no database connection: {error}");

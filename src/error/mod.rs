@@ -4,9 +4,7 @@
 //! Internal causes are logged here and never serialised: a response carries
 //! no SQL, no stack trace and no secret.
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, ResponseError};
+use http::StatusCode;
 use serde::Serialize;
 
 /// One invalid field of a request body (`422 validation_error`).
@@ -124,11 +122,6 @@ impl ApiError {
         }
     }
 
-    /// The HTTP status this error answers with.
-    pub fn status(&self) -> u16 {
-        self.status_code().as_u16()
-    }
-
     /// The contract's `error` code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -192,10 +185,9 @@ impl ApiError {
         }
         body
     }
-}
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
         match self {
             ApiError::OAuth { code, source, .. } => match *code {
                 "invalid_client" => StatusCode::UNAUTHORIZED,
@@ -204,7 +196,7 @@ impl ResponseError for ApiError {
                 | "invalid_scope"
                 | "invalid_target"
                 | "unsupported_grant_type" => StatusCode::BAD_REQUEST,
-                _ => source.status_code(),
+                _ => source.status(),
             },
             ApiError::InvalidRequest(_) | ApiError::InvalidScope => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized
@@ -230,38 +222,47 @@ impl ResponseError for ApiError {
         }
     }
 
-    fn error_response(&self) -> HttpResponse {
-        let (innermost, basic_challenge) = match self {
+    /// The error a wrapper (the OAuth forms) stands for, and whether it
+    /// challenges with Basic.
+    fn innermost(&self) -> (&ApiError, bool) {
+        match self {
             ApiError::OAuth {
                 source,
                 basic_challenge,
                 ..
-            } => (&**source, *basic_challenge),
+            } => (source, *basic_challenge),
             other => (other, false),
-        };
-        if let ApiError::Internal(cause) = innermost {
-            log::error!("internal error: {cause}");
         }
-        let mut response = HttpResponse::build(self.status_code());
-        response.insert_header((header::CACHE_CONTROL, "no-store"));
-        if self.status_code() == StatusCode::UNAUTHORIZED {
-            let challenge = if basic_challenge {
-                "Basic realm=\"keymint\""
-            } else {
-                "Bearer"
-            };
-            response.insert_header((
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            ));
+    }
+
+    /// The `WWW-Authenticate` challenge a 401 carries.
+    pub fn challenge(&self) -> Option<&'static str> {
+        if self.status() != StatusCode::UNAUTHORIZED {
+            return None;
         }
-        if let ApiError::RateLimited {
-            retry_after_secs, ..
-        } = innermost
-        {
-            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        Some(if self.innermost().1 {
+            "Basic realm=\"keymint\""
+        } else {
+            "Bearer"
+        })
+    }
+
+    /// The `Retry-After` seconds a rate-limited answer carries.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self.innermost().0 {
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
         }
-        response.json(self.body())
+    }
+
+    /// The cause to log, for an internal error: never sent.
+    pub fn internal_cause(&self) -> Option<&str> {
+        match self.innermost().0 {
+            ApiError::Internal(cause) => Some(cause),
+            _ => None,
+        }
     }
 }
 
@@ -270,29 +271,26 @@ mod conversions;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::body::MessageBody;
-
-    fn body_of(error: &ApiError) -> serde_json::Value {
-        let bytes = error.error_response().into_body().try_into_bytes().unwrap();
-        serde_json::from_slice(&bytes).unwrap()
-    }
 
     #[test]
     fn internal_causes_never_reach_the_body() {
         let error = ApiError::internal("SELECT secret FROM api_keys failed");
-        assert_eq!(error.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = body_of(&error);
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = error.body();
         assert!(!body.to_string().contains("SELECT"), "{body}");
         assert_eq!(body["error"], "internal_error");
+        assert_eq!(
+            error.internal_cause(),
+            Some("SELECT secret FROM api_keys failed")
+        );
     }
 
     #[test]
-    fn unauthorized_answers_carry_www_authenticate() {
-        let response = ApiError::InvalidApiKey.error_response();
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    fn unauthorized_answers_carry_a_challenge_and_others_none() {
+        assert_eq!(ApiError::InvalidApiKey.challenge(), Some("Bearer"));
         assert_eq!(
-            response.headers().get(header::WWW_AUTHENTICATE).unwrap(),
-            "Bearer"
+            ApiError::InsufficientPermissions(String::new()).challenge(),
+            None
         );
     }
 
@@ -302,52 +300,49 @@ mod tests {
             limit: 10,
             retry_after_secs: 1,
         };
-        assert_eq!(
-            limited
-                .error_response()
-                .headers()
-                .get(header::RETRY_AFTER)
-                .unwrap(),
-            "1"
-        );
-        assert_eq!(body_of(&limited)["retryAfter"], 1);
-        let invalid = body_of(&ApiError::validation("expires_in", "must be positive"));
+        assert_eq!(limited.retry_after_secs(), Some(1));
+        assert_eq!(limited.body()["retryAfter"], 1);
+        assert_eq!(ApiError::Unavailable.retry_after_secs(), None);
+        let invalid = ApiError::validation("expires_in", "must be positive").body();
         assert_eq!(invalid["errors"][0]["field"], "expires_in");
     }
 
     #[test]
     fn oauth_forms_get_rfc6749_codes_and_a_description() {
         let basic = ApiError::InvalidApiKey.in_oauth_form("invalid_client", true);
-        let response = basic.error_response();
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(
-            response.headers().get(header::WWW_AUTHENTICATE).unwrap(),
-            "Basic realm=\"keymint\""
-        );
-        let body = body_of(&basic);
+        assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(basic.challenge(), Some("Basic realm=\"keymint\""));
+        let body = basic.body();
         assert_eq!(body["error"], "invalid_client");
         assert_eq!(body["error_description"], body["detail"]);
 
         let exchange = ApiError::InvalidApiKey.in_oauth_form("invalid_request", false);
-        assert_eq!(exchange.status_code(), StatusCode::BAD_REQUEST);
+        assert_eq!(exchange.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(exchange.challenge(), None);
         let scope = ApiError::InvalidScope.in_oauth_form("invalid_client", false);
         assert_eq!(
-            (scope.status_code(), scope.code()),
+            (scope.status(), scope.code()),
             (StatusCode::BAD_REQUEST, "invalid_scope")
         );
         let limited = ApiError::UsageExceeded.in_oauth_form("invalid_client", false);
-        assert_eq!(limited.status_code(), StatusCode::FORBIDDEN);
+        assert_eq!(limited.status(), StatusCode::FORBIDDEN);
+        let slowed = ApiError::RateLimited {
+            limit: 1,
+            retry_after_secs: 3,
+        }
+        .in_oauth_form("invalid_client", false);
+        assert_eq!(slowed.retry_after_secs(), Some(3));
     }
 
     #[test]
     fn pool_and_lost_connections_fail_closed() {
         let lost = diesel::result::Error::BrokenTransactionManager;
         assert_eq!(
-            ApiError::from(lost).status_code(),
+            ApiError::from(lost).status(),
             StatusCode::SERVICE_UNAVAILABLE
         );
         assert_eq!(
-            ApiError::from(diesel::result::Error::NotFound).status_code(),
+            ApiError::from(diesel::result::Error::NotFound).status(),
             StatusCode::NOT_FOUND
         );
     }
@@ -356,7 +351,7 @@ mod tests {
     fn a_busy_database_is_503_and_other_database_errors_500() {
         use diesel::result::{DatabaseErrorKind as Kind, Error};
         let status = |kind, message: &str| {
-            ApiError::from(Error::DatabaseError(kind, Box::new(message.to_owned()))).status_code()
+            ApiError::from(Error::DatabaseError(kind, Box::new(message.to_owned()))).status()
         };
         let busy = StatusCode::SERVICE_UNAVAILABLE;
         assert_eq!(

@@ -124,7 +124,7 @@ async fn refused(
     origin: Origin,
     now_unix: i64,
 ) -> ApiError {
-    let status = error.status();
+    let status = error.status().as_u16();
     // Only a wrong credential (401) counts towards throttling: that is what
     // guessing looks like. A right secret refused by its limits (403) is not.
     // It counts on a key only when the key's own secret was presented (with

@@ -63,6 +63,13 @@ pub enum KeyError {
     Sign,
 }
 
+/// A key that fails to sign is the server's fault: a logged 500.
+impl From<KeyError> for crate::error::ApiError {
+    fn from(error: KeyError) -> Self {
+        crate::error::ApiError::internal(format!("signing: {error}"))
+    }
+}
+
 enum KeyPair {
     Ecdsa(sig::EcdsaKeyPair),
     Ed25519(sig::Ed25519KeyPair),
