@@ -4,13 +4,11 @@
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::Connection as _;
-use serde::Serialize;
 use serde_json::json;
 
 use crate::access::{self, Role};
 use crate::audit;
 use crate::authz::{Caller, WorkspaceAccess};
-use crate::clock::rfc3339;
 use crate::db::DbConnection;
 use crate::db::models::invitations::{self, Invitation};
 use crate::db::models::{self, api_keys, memberships, users};
@@ -21,30 +19,29 @@ use crate::secrets;
 pub const INVITATION_LIFETIME_DAYS: i64 = 7;
 const INVITE_PREFIX: &str = "kminv_";
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MemberView {
+/// A person as a member of one workspace.
+#[derive(Debug)]
+pub struct Member {
     pub user_id: String,
     pub email: String,
     pub role: Role,
-    #[serde(with = "rfc3339")]
     pub joined_at: NaiveDateTime,
 }
 
-/// A one-time invitation, shown once to the admin who added the member.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct InviteView {
+/// A one-time invitation, for the admin who added the member to pass on.
+#[derive(Debug)]
+pub struct Invite {
     pub token: String,
     pub url: String,
-    #[serde(with = "rfc3339")]
     pub expires_at: NaiveDateTime,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AddedMember {
-    #[serde(flatten)]
-    pub member: MemberView,
-    /// Present when this request created the person's account.
-    pub invitation: Option<InviteView>,
+/// A member just added, and their invitation when this created their
+/// account.
+#[derive(Debug)]
+pub struct Added {
+    pub member: Member,
+    pub invitation: Option<Invite>,
 }
 
 fn parse_role(text: &str) -> Result<Role, ApiError> {
@@ -73,7 +70,7 @@ pub fn add(
     role: &str,
     issuer: &str,
     now: NaiveDateTime,
-) -> Result<AddedMember, ApiError> {
+) -> Result<Added, ApiError> {
     access.require(access::MEMBERS_WRITE)?;
     let role = parse_role(role)?;
     require_owner_rights_if(access, role == Role::Owner)?;
@@ -109,8 +106,8 @@ pub fn add(
             &user.id,
             json!({ "email": email, "role": role }),
         )?;
-        Ok(AddedMember {
-            member: MemberView {
+        Ok(Added {
+            member: Member {
                 user_id: user.id,
                 email: user.email,
                 role,
@@ -128,7 +125,7 @@ fn invite(
     role: Role,
     issuer: &str,
     now: NaiveDateTime,
-) -> Result<InviteView, ApiError> {
+) -> Result<Invite, ApiError> {
     let (token, digest) = secrets::random_token(INVITE_PREFIX)
         .map_err(|_| ApiError::internal("system random failed"))?;
     let expires_at = now + Duration::days(INVITATION_LIFETIME_DAYS);
@@ -148,7 +145,7 @@ fn invite(
     )?;
     // The fragment never reaches a server log.
     let url = format!("{issuer}/dashboard#invite={token}");
-    Ok(InviteView {
+    Ok(Invite {
         token,
         url,
         expires_at,
@@ -162,7 +159,7 @@ pub fn change_role(
     user_id: &str,
     role: &str,
     now: NaiveDateTime,
-) -> Result<MemberView, ApiError> {
+) -> Result<Member, ApiError> {
     access.require(access::MEMBERS_WRITE)?;
     let role = parse_role(role)?;
     conn.transaction(|conn| {
@@ -185,7 +182,7 @@ pub fn change_role(
         let email = users::find(conn, user_id)?
             .map(|u| u.email)
             .unwrap_or_default();
-        Ok(MemberView {
+        Ok(Member {
             user_id: user_id.to_owned(),
             email,
             role,
@@ -234,12 +231,12 @@ pub fn list(
     access: &WorkspaceAccess,
     after: Option<&api_keys::Position>,
     limit: i64,
-) -> Result<Vec<MemberView>, ApiError> {
+) -> Result<Vec<Member>, ApiError> {
     access.require(access::MEMBERS_READ)?;
     Ok(
         memberships::list_with_emails(conn, &access.workspace.id, after, limit)?
             .into_iter()
-            .map(|(membership, email)| MemberView {
+            .map(|(membership, email)| Member {
                 role: Role::parse(&membership.role).unwrap_or(Role::Viewer),
                 user_id: membership.user_id,
                 email,

@@ -3,17 +3,14 @@
 //! own `kmc_` keys and nothing else.
 
 use chrono::{Duration, NaiveDateTime};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::access;
 use crate::api_keys::lifecycle::{self, KeyActor};
-use crate::api_keys::request::common_fields;
+use crate::api_keys::spec::CommonFields;
 use crate::api_keys::{KeyKind, NewKey};
 use crate::audit::{self, Event, Origin};
 use crate::authz::{Caller, WorkspaceAccess};
-use crate::clock::rfc3339;
-use crate::config::MAX_PORTAL_SESSION_TTL;
 use crate::db::DbConnection;
 use crate::db::models::api_keys::{self as key_rows, ApiKey, KeyFilter, Position, StoredUsage};
 use crate::db::models::workspaces;
@@ -50,45 +47,6 @@ impl KeyActor for PortalSession {
             detail,
         };
         audit::write(conn, &self.origin, event)
-    }
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SessionRequest {
-    pub external_id: String,
-    pub ttl_seconds: Option<i64>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SessionView {
-    pub token: String,
-    pub url: String,
-    #[serde(with = "rfc3339")]
-    pub expires_at: NaiveDateTime,
-}
-
-impl SessionRequest {
-    /// The customer id and the session's lifetime (default: `default_ttl`).
-    pub fn validate(&self, default_ttl: u32) -> Result<(String, Duration), ApiError> {
-        let external_id = self.external_id.trim();
-        if external_id.is_empty() || external_id.chars().count() > 200 {
-            return Err(ApiError::validation(
-                "external_id",
-                "must be 1 to 200 characters",
-            ));
-        }
-        let ttl = match self.ttl_seconds {
-            None => i64::from(default_ttl),
-            Some(ttl) if (1..=i64::from(MAX_PORTAL_SESSION_TTL)).contains(&ttl) => ttl,
-            Some(_) => {
-                return Err(ApiError::validation(
-                    "ttl_seconds",
-                    "must be from 1 to 86400",
-                ));
-            }
-        };
-        Ok((external_id.to_owned(), Duration::seconds(ttl)))
     }
 }
 
@@ -133,25 +91,16 @@ pub fn list(
     )?)
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PortalKeyBody {
-    pub name: String,
-    /// 30, 90 or 365; absent or null: never expires.
-    pub expires_in_days: Option<i64>,
-}
-
 /// A new customer key. Portal keys carry no scopes: the customer cannot
 /// grant itself rights; downstream services decide by `sub` (its id). A
 /// customer holds at most `max_keys` live keys (409 beyond).
 pub fn create(
     conn: &mut DbConnection,
     session: &PortalSession,
-    body: PortalKeyBody,
+    spec: CommonFields,
     max_keys: u32,
     now: NaiveDateTime,
 ) -> Result<(ApiKey, Secret), ApiError> {
-    let spec = common_fields(&body.name, None, body.expires_in_days, None, now)?;
     let mut new_key = NewKey::new(&session.workspace_id, KeyKind::Customer, &spec.name);
     new_key.external_id = Some(session.external_id.clone());
     new_key.expires_at = spec.expires_at;

@@ -2,83 +2,33 @@
 
 use chrono::NaiveDateTime;
 use diesel::Connection as _;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::access::{self, Role};
 use crate::audit;
 use crate::authz::{Caller, WorkspaceAccess};
 use crate::bootstrap::validate_slug;
-use crate::clock::rfc3339;
 use crate::db::DbConnection;
 use crate::db::models::workspaces::{self, Environment, Plan, Workspace, WorkspaceChanges};
 use crate::db::models::{self, memberships};
 use crate::error::{ApiError, FieldError};
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct WorkspaceView {
-    pub id: String,
-    pub slug: String,
-    pub name: String,
-    pub plan: String,
-    pub portal_origins: Vec<String>,
-    #[serde(with = "rfc3339")]
-    pub created_at: NaiveDateTime,
-}
-
-impl From<Workspace> for WorkspaceView {
-    fn from(workspace: Workspace) -> Self {
-        Self {
-            portal_origins: workspace.portal_origins(),
-            id: workspace.id,
-            slug: workspace.slug,
-            name: workspace.name,
-            plan: workspace.plan,
-            created_at: workspace.created_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct EnvironmentView {
-    pub id: String,
-    pub name: String,
-    #[serde(with = "rfc3339")]
-    pub created_at: NaiveDateTime,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateWorkspaceBody {
-    pub slug: String,
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateWorkspaceBody {
-    pub name: Option<String>,
-    pub plan: Option<String>,
-    pub portal_origins: Option<Vec<String>>,
-}
-
 /// Creates a workspace owned by the calling person, on `plan`.
 pub fn create(
     conn: &mut DbConnection,
     caller: &Caller,
-    body: CreateWorkspaceBody,
+    slug: &str,
+    name: Option<&str>,
     plan: Plan,
     now: NaiveDateTime,
 ) -> Result<Workspace, ApiError> {
     let user = caller.whole_person(conn)?;
-    validate_slug(&body.slug)?;
-    let name = body
-        .name
-        .as_deref()
+    validate_slug(slug)?;
+    let name = name
         .map(str::trim)
         .filter(|n| !n.is_empty())
-        .unwrap_or(&body.slug);
-    let workspace = Workspace::new(&body.slug, name, plan, now);
+        .unwrap_or(slug);
+    let workspace = Workspace::new(slug, name, plan, now);
     conn.transaction(|conn| {
         if workspaces::find(conn, &workspace.slug)?.is_some() {
             return Err(ApiError::Conflict(format!(
@@ -100,12 +50,20 @@ pub fn create(
     })
 }
 
+/// What a PATCH of a workspace asks to change.
+#[derive(Debug, Default)]
+pub struct WorkspaceEdit {
+    pub name: Option<String>,
+    pub plan: Option<String>,
+    pub portal_origins: Option<Vec<String>>,
+}
+
 /// Name and portal origins need `workspace:write`; the plan is the owner's.
 pub fn update(
     conn: &mut DbConnection,
     caller: &Caller,
     access: &WorkspaceAccess,
-    body: UpdateWorkspaceBody,
+    body: WorkspaceEdit,
 ) -> Result<Workspace, ApiError> {
     access.require(access::WORKSPACE_WRITE)?;
     if body.plan.is_some() {
@@ -180,16 +138,9 @@ fn is_origin(text: &str) -> bool {
 pub fn environments(
     conn: &mut DbConnection,
     access: &WorkspaceAccess,
-) -> Result<Vec<EnvironmentView>, ApiError> {
+) -> Result<Vec<Environment>, ApiError> {
     access.require(access::KEYS_READ)?;
-    Ok(workspaces::environments(conn, &access.workspace.id)?
-        .into_iter()
-        .map(|e| EnvironmentView {
-            id: e.id,
-            name: e.name,
-            created_at: e.created_at,
-        })
-        .collect())
+    Ok(workspaces::environments(conn, &access.workspace.id)?)
 }
 
 pub fn add_environment(
@@ -198,7 +149,7 @@ pub fn add_environment(
     access: &WorkspaceAccess,
     name: &str,
     now: NaiveDateTime,
-) -> Result<EnvironmentView, ApiError> {
+) -> Result<Environment, ApiError> {
     access.require(access::ENVIRONMENTS_WRITE)?;
     validate_slug(name).map_err(|_| {
         ApiError::validation("name", "1 to 63 lower-case letters, digits or dashes")
@@ -224,11 +175,7 @@ pub fn add_environment(
             &environment.id,
             json!({ "name": name }),
         )?;
-        Ok(EnvironmentView {
-            id: environment.id,
-            name: environment.name,
-            created_at: now,
-        })
+        Ok(environment)
     })
 }
 

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::Connection as _;
 
 use super::lifecycle::{self, Acting};
-use super::request::{CreateKeySpec, UpdateKeyBody};
+use super::spec::{CreateKeySpec, UpdateKeySpec};
 use super::{KeyKind, NewKey};
 use crate::access::{self, ScopeSet};
 use crate::audit;
@@ -100,12 +100,12 @@ pub fn update(
     caller: &Caller,
     access: &WorkspaceAccess,
     id: &str,
-    body: UpdateKeyBody,
+    spec: UpdateKeySpec,
 ) -> Result<ApiKey, ApiError> {
     access.require(access::KEYS_WRITE)?;
     let key = find(conn, access, id)?;
     lifecycle::live(&key)?;
-    let spec = body.validate(&key.scopes())?;
+    spec.check_narrows(&key.scopes())?;
     let changes = KeyChanges {
         name: spec.name,
         scopes: spec.scopes.map(|s| s.to_space_separated()),

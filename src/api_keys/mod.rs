@@ -5,8 +5,7 @@
 pub mod lifecycle;
 pub mod manage;
 pub mod personal;
-pub mod request;
-pub mod view;
+pub mod spec;
 
 use chrono::NaiveDateTime;
 

@@ -2,10 +2,9 @@
 //! `/api/v1/users/me/api-keys`. A token acts with its owner's current role.
 
 use chrono::NaiveDateTime;
-use serde::Deserialize;
 
 use super::lifecycle::{self, Acting};
-use super::request::common_fields;
+use super::spec::CommonFields;
 use super::{KeyKind, NewKey};
 use crate::access;
 use crate::access::ScopeSet;
@@ -15,17 +14,6 @@ use crate::db::models::api_keys::{self, ApiKey, KeyFilter, Position, StoredUsage
 use crate::db::models::{memberships, users::User};
 use crate::error::ApiError;
 use crate::secrets::Secret;
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreatePersonalBody {
-    pub name: String,
-    /// Id or slug; needed when the person belongs to several workspaces.
-    pub workspace: Option<String>,
-    pub expires_at: Option<String>,
-    pub expires_in_days: Option<i64>,
-    pub scopes: Option<Vec<String>>,
-}
 
 fn person(caller: &Caller) -> Result<&User, ApiError> {
     caller.user().ok_or_else(|| {
@@ -38,11 +26,12 @@ fn person(caller: &Caller) -> Result<&User, ApiError> {
 pub fn create(
     conn: &mut DbConnection,
     caller: &Caller,
-    body: CreatePersonalBody,
+    workspace: Option<String>,
+    spec: CommonFields,
     now: NaiveDateTime,
 ) -> Result<(ApiKey, Secret), ApiError> {
     let user = person(caller)?;
-    let workspace = match body.workspace {
+    let workspace = match workspace {
         Some(workspace) => workspace,
         None => {
             let mut memberships = memberships::of_user(conn, &user.id)?;
@@ -64,13 +53,6 @@ pub fn create(
     };
     let access = caller.access(conn, &workspace)?;
     access.require(access::TOKENS_SELF)?;
-    let spec = common_fields(
-        &body.name,
-        body.expires_at.as_deref(),
-        body.expires_in_days,
-        body.scopes.as_deref(),
-        now,
-    )?;
     let mut new_key = NewKey::new(&access.workspace.id, KeyKind::Personal, &spec.name);
     new_key.user_id = Some(user.id.clone());
     new_key.scopes = match spec.scopes {

@@ -17,6 +17,7 @@ pub mod pagination;
 pub mod portal;
 pub mod rate_limit;
 pub mod request_id;
+pub mod shapes;
 pub mod text;
 pub mod token;
 pub mod wellknown;

@@ -17,7 +17,8 @@ use crate::db;
 use crate::db::models::api_keys;
 use crate::db::models::workspaces::{self, Plan};
 use crate::error::ApiError;
-use crate::portal::{self, PortalKeyBody, PortalSession};
+use crate::http::shapes::key_bodies::PortalKeyBody;
+use crate::portal::{self, PortalSession};
 use crate::ratelimit::{Subject, customer_bucket};
 use crate::state::AppState;
 use crate::tokens::TokenKind;
@@ -65,7 +66,7 @@ impl FromRequest for PortalSession {
 }
 
 #[utoipa::path(get, path = "/portal/api/keys", tag = "portal", params(("limit" = Option<i64>, Query, description = "1 to 100, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
-    responses((status = 200, body = crate::http::pagination::Page<crate::api_keys::view::KeyView>)), security(("bearer" = [])))]
+    responses((status = 200, body = crate::http::pagination::Page<crate::http::shapes::keys::KeyView>)), security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
     session: PortalSession,
@@ -82,22 +83,24 @@ pub async fn list(
 }
 
 #[utoipa::path(post, path = "/portal/api/keys", tag = "portal", request_body = PortalKeyBody,
-    responses((status = 201, body = crate::api_keys::view::KeyWithSecret)), security(("bearer" = [])))]
+    responses((status = 201, body = crate::http::shapes::keys::KeyWithSecret)), security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     session: PortalSession,
     Json(body): Json<PortalKeyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let max_keys = state.config.portal_max_keys;
+    let now = clock::now();
+    let fields = body.validate(now)?;
     let (key, secret) = db::run(&state.pool, move |conn| {
-        portal::create(conn, &session, body, max_keys, clock::now())
+        portal::create(conn, &session, fields, max_keys, now)
     })
     .await?;
     Ok(super::api::created(key, &secret, &state.usage))
 }
 
 #[utoipa::path(post, path = "/portal/api/keys/{id}/rotate", tag = "portal", params(("id" = String, Path, description = "Key id")),
-    responses((status = 200, body = crate::api_keys::view::KeyWithSecret)), security(("bearer" = [])))]
+    responses((status = 200, body = crate::http::shapes::keys::KeyWithSecret)), security(("bearer" = [])))]
 pub async fn rotate(
     state: web::Data<AppState>,
     session: PortalSession,

@@ -5,8 +5,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::key_page;
-use crate::api_keys::request::{CreateKeyBody, UpdateKeyBody};
-use crate::api_keys::view::KeyView;
 use crate::api_keys::{KeyKind, manage};
 use crate::authz::Caller;
 use crate::clock;
@@ -15,6 +13,8 @@ use crate::db::models::api_keys::{self, KeyFilter};
 use crate::error::ApiError;
 use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
+use crate::http::shapes::key_bodies::{CreateKeyBody, UpdateKeyBody};
+use crate::http::shapes::keys::KeyView;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -77,7 +77,7 @@ pub async fn list(
 }
 
 #[utoipa::path(post, path = "/api/v1/workspaces/{ws}/keys", tag = "keys", params(("ws" = String, Path, description = "Workspace id or slug")), request_body = CreateKeyBody,
-    responses((status = 201, description = "The key and its secret, shown once", body = crate::api_keys::view::KeyWithSecret)), security(("bearer" = []), ("api_key" = [])))]
+    responses((status = 201, description = "The key and its secret, shown once", body = crate::http::shapes::keys::KeyWithSecret)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -122,9 +122,10 @@ pub async fn update(
     Json(body): Json<UpdateKeyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (ws, id) = path.into_inner();
+    let spec = body.validate()?;
     let (key, stored) = db::run(&state.pool, move |conn| {
         let access = caller.access(conn, &ws)?;
-        let key = manage::update(conn, &caller, &access, &id, body)?;
+        let key = manage::update(conn, &caller, &access, &id, spec)?;
         Ok(api_keys::with_usage(conn, key)?)
     })
     .await?;
@@ -149,8 +150,8 @@ pub async fn revoke(
 
 /// The body is optional: `{"grace_period_seconds": N}` or nothing.
 #[utoipa::path(post, path = "/api/v1/workspaces/{ws}/keys/{id}/rotate", tag = "keys", params(("ws" = String, Path, description = "Workspace id or slug"), ("id" = String, Path, description = "Key id")),
-    request_body(content = Option<crate::api_keys::request::RotateKeyBody>, content_type = "application/json"),
-    responses((status = 200, description = "The key and its new secret, shown once", body = crate::api_keys::view::KeyWithSecret)), security(("bearer" = []), ("api_key" = [])))]
+    request_body(content = Option<crate::http::shapes::key_bodies::RotateKeyBody>, content_type = "application/json"),
+    responses((status = 200, description = "The key and its new secret, shown once", body = crate::http::shapes::keys::KeyWithSecret)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn rotate(
     state: web::Data<AppState>,
     caller: Caller,

@@ -10,12 +10,12 @@ pub mod portal_sessions;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::api_keys::request::RotateKeyBody;
-use crate::api_keys::view::KeyView;
 use crate::authz::Caller;
 use crate::db::models::api_keys::{ApiKey, Position, StoredUsage};
 use crate::error::ApiError;
 use crate::http::pagination::Page;
+use crate::http::shapes::key_bodies::RotateKeyBody;
+use crate::http::shapes::keys::KeyView;
 use crate::secrets::Secret;
 use crate::usage::UsageBuffer;
 

@@ -1,9 +1,7 @@
 //! Workspaces, members, environments, the audit log, and `/me`.
 
 use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
 
-use crate::access::ScopeSet;
 use crate::authz::{Caller, Principal};
 use crate::clock;
 use crate::db::models::api_keys::Position;
@@ -12,9 +10,13 @@ use crate::db::{self, models};
 use crate::error::ApiError;
 use crate::http::json::Json;
 use crate::http::pagination::{Page, PageQuery};
-use crate::members::{self, MemberView};
+use crate::http::shapes::people::{
+    AddedMember, AuditView, CreateWorkspaceBody, EnvironmentBody, EnvironmentView, MeWorkspace,
+    MemberBody, MemberView, RoleBody, UpdateWorkspaceBody, WorkspaceView,
+};
+use crate::members;
 use crate::state::AppState;
-use crate::workspaces::{self, CreateWorkspaceBody, UpdateWorkspaceBody, WorkspaceView};
+use crate::workspaces;
 
 #[utoipa::path(post, path = "/api/v1/workspaces", tag = "people", request_body = CreateWorkspaceBody,
     responses((status = 201, body = WorkspaceView)), security(("bearer" = []), ("api_key" = [])))]
@@ -25,7 +27,8 @@ pub async fn create_workspace(
 ) -> Result<HttpResponse, ApiError> {
     let plan = state.config.default_plan;
     let workspace = db::run(&state.pool, move |conn| {
-        workspaces::create(conn, &caller, body, plan, clock::now())
+        let name = body.name.as_deref();
+        workspaces::create(conn, &caller, &body.slug, name, plan, clock::now())
     })
     .await?;
     Ok(HttpResponse::Created().json(WorkspaceView::from(workspace)))
@@ -54,13 +57,13 @@ pub async fn update_workspace(
 ) -> Result<HttpResponse, ApiError> {
     let workspace = db::run(&state.pool, move |conn| {
         let access = caller.access(conn, &ws)?;
-        workspaces::update(conn, &caller, &access, body)
+        workspaces::update(conn, &caller, &access, body.into())
     })
     .await?;
     Ok(HttpResponse::Ok().json(WorkspaceView::from(workspace)))
 }
 
-fn by_join_time(member: &MemberView) -> Position {
+fn by_join_time(member: &members::Member) -> Position {
     Position {
         created_at: member.joined_at,
         id: member.user_id.clone(),
@@ -81,18 +84,16 @@ pub async fn list_members(
         members::list(conn, &access, page.after.as_ref(), page.limit)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(rows, page.limit, by_join_time, |m| m)))
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MemberBody {
-    email: String,
-    role: String,
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        page.limit,
+        by_join_time,
+        MemberView::from,
+    )))
 }
 
 #[utoipa::path(post, path = "/api/v1/workspaces/{ws}/members", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug")), request_body = MemberBody,
-    responses((status = 201, body = crate::members::AddedMember)), security(("bearer" = []), ("api_key" = [])))]
+    responses((status = 201, body = crate::http::shapes::people::AddedMember)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn add_member(
     state: web::Data<AppState>,
     caller: Caller,
@@ -115,13 +116,7 @@ pub async fn add_member(
     .await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(added))
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RoleBody {
-    role: String,
+        .json(AddedMember::from(added)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/workspaces/{ws}/members/{user_id}", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug"), ("user_id" = String, Path)), request_body = RoleBody,
@@ -138,7 +133,7 @@ pub async fn change_member(
         members::change_role(conn, &caller, &access, &user_id, &body.role, clock::now())
     })
     .await?;
-    Ok(HttpResponse::Ok().json(member))
+    Ok(HttpResponse::Ok().json(MemberView::from(member)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/workspaces/{ws}/members/{user_id}", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug"), ("user_id" = String, Path)),
@@ -158,7 +153,7 @@ pub async fn remove_member(
 }
 
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}/environments", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug")),
-    responses((status = 200, body = Page<crate::workspaces::EnvironmentView>)), security(("bearer" = []), ("api_key" = [])))]
+    responses((status = 200, body = Page<crate::http::shapes::people::EnvironmentView>)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn list_environments(
     state: web::Data<AppState>,
     caller: Caller,
@@ -170,19 +165,16 @@ pub async fn list_environments(
     })
     .await?;
     Ok(HttpResponse::Ok().json(Page {
-        data: environments,
+        data: environments
+            .into_iter()
+            .map(EnvironmentView::from)
+            .collect::<Vec<_>>(),
         next_cursor: None,
     }))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EnvironmentBody {
-    name: String,
-}
-
 #[utoipa::path(post, path = "/api/v1/workspaces/{ws}/environments", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug")), request_body = EnvironmentBody,
-    responses((status = 201, body = crate::workspaces::EnvironmentView)), security(("bearer" = []), ("api_key" = [])))]
+    responses((status = 201, body = crate::http::shapes::people::EnvironmentView)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn add_environment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -194,35 +186,7 @@ pub async fn add_environment(
         workspaces::add_environment(conn, &caller, &access, body.name.trim(), clock::now())
     })
     .await?;
-    Ok(HttpResponse::Created().json(environment))
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AuditView {
-    id: String,
-    actor: Option<String>,
-    action: String,
-    target: Option<String>,
-    client_ip: Option<String>,
-    user_agent: Option<String>,
-    detail: serde_json::Value,
-    #[serde(with = "crate::clock::rfc3339")]
-    created_at: chrono::NaiveDateTime,
-}
-
-impl From<AuditEvent> for AuditView {
-    fn from(event: AuditEvent) -> Self {
-        Self {
-            detail: serde_json::from_str(&event.detail).unwrap_or_default(),
-            id: event.id,
-            actor: event.actor,
-            action: event.action,
-            target: event.target,
-            client_ip: event.client_ip,
-            user_agent: event.user_agent,
-            created_at: event.created_at,
-        }
-    }
+    Ok(HttpResponse::Created().json(EnvironmentView::from(environment)))
 }
 
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}/audit-log", tag = "people", params(("ws" = String, Path, description = "Workspace id or slug"), ("limit" = Option<i64>, Query, description = "1 to 100, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
@@ -250,15 +214,6 @@ pub async fn audit_log(
         id: event.id.clone(),
     };
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, page.limit, position, AuditView::from)))
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MeWorkspace {
-    id: String,
-    slug: String,
-    name: String,
-    role: Option<crate::access::Role>,
-    scopes: ScopeSet,
 }
 
 /// Who the caller is (a person or a key), where, and with which rights.

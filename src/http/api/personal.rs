@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::key_page;
-use crate::api_keys::personal::{self, CreatePersonalBody};
+use crate::api_keys::personal;
 use crate::authz::Caller;
 use crate::clock;
 use crate::db;
@@ -12,6 +12,7 @@ use crate::db::models::api_keys;
 use crate::error::ApiError;
 use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
+use crate::http::shapes::key_bodies::CreatePersonalBody;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -22,7 +23,7 @@ pub struct ListQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/users/me/api-keys", tag = "keys", params(("include_revoked" = Option<bool>, Query), ("limit" = Option<i64>, Query, description = "1 to 100, default 50"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
-    responses((status = 200, body = crate::http::pagination::Page<crate::api_keys::view::KeyView>)), security(("bearer" = []), ("api_key" = [])))]
+    responses((status = 200, body = crate::http::pagination::Page<crate::http::shapes::keys::KeyView>)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -44,22 +45,24 @@ pub async fn list(
 }
 
 #[utoipa::path(post, path = "/api/v1/users/me/api-keys", tag = "keys", request_body = CreatePersonalBody,
-    responses((status = 201, body = crate::api_keys::view::KeyWithSecret)), security(("bearer" = []), ("api_key" = [])))]
+    responses((status = 201, body = crate::http::shapes::keys::KeyWithSecret)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     Json(body): Json<CreatePersonalBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let now = clock::now();
+    let (workspace, fields) = body.validate(now)?;
     let (key, secret) = db::run(&state.pool, move |conn| {
-        personal::create(conn, &caller, body, clock::now())
+        personal::create(conn, &caller, workspace, fields, now)
     })
     .await?;
     Ok(super::created(key, &secret, &state.usage))
 }
 
 #[utoipa::path(post, path = "/api/v1/users/me/api-keys/{id}/rotate", tag = "keys", params(("id" = String, Path, description = "Key id")),
-    request_body(content = Option<crate::api_keys::request::RotateKeyBody>, content_type = "application/json"),
-    responses((status = 200, body = crate::api_keys::view::KeyWithSecret)), security(("bearer" = []), ("api_key" = [])))]
+    request_body(content = Option<crate::http::shapes::key_bodies::RotateKeyBody>, content_type = "application/json"),
+    responses((status = 200, body = crate::http::shapes::keys::KeyWithSecret)), security(("bearer" = []), ("api_key" = [])))]
 pub async fn rotate(
     state: web::Data<AppState>,
     caller: Caller,

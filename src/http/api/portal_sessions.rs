@@ -9,7 +9,8 @@ use crate::clock;
 use crate::db;
 use crate::error::ApiError;
 use crate::http::json::Json;
-use crate::portal::{self, SessionRequest, SessionView};
+use crate::http::shapes::portal::{SessionRequest, SessionView};
+use crate::portal;
 use crate::state::AppState;
 use crate::tokens::issue;
 

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
-use super::KeyKind;
+use crate::api_keys::KeyKind;
 use crate::clock::rfc3339;
 use crate::db::models::api_keys::{ApiKey, StoredUsage};
 use crate::secrets::Secret;
