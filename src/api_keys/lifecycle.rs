@@ -10,11 +10,12 @@ use diesel::Connection as _;
 use serde_json::{Value, json};
 
 use super::{NewKey, issue};
-use crate::audit;
+use crate::audit::{self, Event};
 use crate::authz::{Caller, WorkspaceAccess};
 use crate::db::DbConnection;
 use crate::db::models::api_keys::{self, ApiKey};
 use crate::error::ApiError;
+use crate::origin::Origin;
 use crate::secrets::Secret;
 
 /// Who acts on a key, as the audit log records them.
@@ -44,6 +45,32 @@ impl KeyActor for Acting<'_> {
         detail: Value,
     ) -> diesel::QueryResult<()> {
         audit::record(conn, self.caller, self.access, action, &key.id, detail)
+    }
+}
+
+/// Whoever presented a key's own secret at `/auth/revoke`: unnamed, as any
+/// holder of a leaked secret may kill it; recorded with where it came from.
+pub struct SecretHolder<'a> {
+    pub origin: &'a Origin,
+}
+
+impl KeyActor for SecretHolder<'_> {
+    fn audit(
+        &self,
+        conn: &mut DbConnection,
+        action: &str,
+        key: &ApiKey,
+        mut detail: Value,
+    ) -> diesel::QueryResult<()> {
+        detail["via"] = json!("/auth/revoke");
+        let event = Event {
+            workspace_id: Some(&key.workspace_id),
+            actor: None,
+            action,
+            target: Some(&key.id),
+            detail,
+        };
+        audit::write(conn, self.origin, event)
     }
 }
 

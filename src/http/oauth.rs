@@ -1,18 +1,17 @@
 //! `POST /auth/introspect` (RFC 7662) and `POST /auth/revoke` (RFC 7009).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::Connection as _;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{authenticate_credential, origin};
 use super::credentials::{self, Authorization};
 use crate::access;
-use crate::audit::{self, Event};
+use crate::api_keys::lifecycle::{self, SecretHolder};
 use crate::auth::KnownKey;
 use crate::authz::{Caller, Principal};
 use crate::clock;
-use crate::db::{self, models};
+use crate::db;
 use crate::error::ApiError;
 use crate::introspection;
 use crate::secrets::Secret;
@@ -145,21 +144,8 @@ pub async fn revoke(
             let Some(KnownKey { key, .. }) = KnownKey::find(conn, &secret.digest(), now)? else {
                 return Ok(());
             };
-            if key.revoked_at.is_some() {
-                return Ok(());
-            }
-            conn.transaction(|conn| {
-                models::api_keys::revoke(conn, &key.id, now)?;
-                let event = Event {
-                    workspace_id: Some(&key.workspace_id),
-                    actor: None,
-                    action: "key.revoked",
-                    target: Some(&key.id),
-                    detail: json!({ "via": "/auth/revoke", "kind": key.kind, "start": key.start }),
-                };
-                audit::write(conn, &origin, event)?;
-                Ok(())
-            })
+            let holder = SecretHolder { origin: &origin };
+            lifecycle::revoke(conn, &holder, &key, now)
         })
         .await?;
     }
