@@ -5,6 +5,7 @@
 //! which checks one out on the runtime's blocking threads.
 
 pub mod auth_version;
+pub mod health;
 pub mod models;
 pub mod schema;
 mod work;
@@ -18,6 +19,7 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use auth_version::AuthVersion;
+pub use health::Health;
 pub use work::{run, with_connection};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -45,6 +47,7 @@ pub struct Pool {
     /// What the pool connects to, for the one connection kept outside it.
     target: Target,
     auth_version: Arc<AuthVersion>,
+    health: Arc<Health>,
 }
 
 pub type PooledConnection = r2d2::PooledConnection<Manager>;
@@ -67,6 +70,10 @@ impl Pool {
         &self.auth_version
     }
 
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
     /// Checks for changes to what authentication reads (see
     /// [`AuthVersion::check`]) on `own`, a connection kept outside the pool
     /// for this alone, opened first if needed and closed when a check
@@ -80,17 +87,24 @@ impl Pool {
                 let manager = Manager {
                     target: self.target.clone(),
                 };
-                own.insert(
-                    manager
-                        .connect()
-                        .map_err(|error| format!("cannot connect: {error}"))?,
-                )
+                match manager.connect() {
+                    Ok(conn) => own.insert(conn),
+                    Err(error) => {
+                        self.health.failed();
+                        return Err(format!("cannot connect: {error}"));
+                    }
+                }
             }
         };
-        self.auth_version.check(conn).map_err(|error| {
+        let checked = self.auth_version.check(conn).map_err(|error| {
             *own = None;
             format!("database: {error}")
-        })
+        });
+        match checked {
+            Ok(()) => self.health.answered(),
+            Err(_) => self.health.failed(),
+        }
+        checked
     }
 }
 
@@ -208,6 +222,7 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, SetupError> {
         connections,
         target,
         auth_version: Arc::new(AuthVersion::new(replicated)),
+        health: Arc::default(),
     })
 }
 
@@ -234,8 +249,10 @@ pub fn migrate(pool: &Pool) -> Result<usize, SetupError> {
 
 /// Whether the database answers now: `/readyz`.
 pub fn ping(pool: &Pool) -> bool {
-    pool.get()
-        .is_ok_and(|mut conn| conn.batch_execute("SELECT 1").is_ok())
+    !pool.health.is_down()
+        && pool
+            .get()
+            .is_ok_and(|mut conn| conn.batch_execute("SELECT 1").is_ok())
 }
 
 #[cfg(test)]

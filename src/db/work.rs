@@ -2,9 +2,9 @@
 //! async workers, and is fenced by the `auth_versions` counters so that a
 //! change to what authentication reads is settled before anyone is told.
 
-use diesel::connection::TransactionManager;
+use diesel::connection::{SimpleConnection, TransactionManager};
 
-use super::{DbConnection, Pool};
+use super::{DbConnection, Pool, PooledConnection};
 use crate::error::ApiError;
 
 /// Runs blocking database work on the runtime's blocking threads with a pooled
@@ -49,19 +49,16 @@ fn fenced<T>(
     work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
 ) -> (Result<T, ApiError>, bool) {
     let seen = pool.auth_version.seen();
-    let mut conn = match pool.get() {
+    let mut conn = match checkout(pool) {
         Ok(conn) => conn,
-        Err(error) => return (Err(error.into()), false),
+        Err(error) => return (Err(error), false),
     };
     let result = work(&mut conn);
     if matches!(result, Err(ApiError::Unavailable)) {
         // The connection is lost: never hand it out again. The request that
         // found out fails closed (it tells its client nothing succeeded);
         // the next one gets a new connection.
-        <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(
-            &mut conn,
-        )
-        .set_in_error();
+        mark_broken(&mut conn);
         return (result, false);
     }
     // Counters that cannot be read after a success: assume the worst.
@@ -70,4 +67,30 @@ fn fenced<T>(
         .changed_since(&mut conn, seen)
         .unwrap_or(result.is_ok());
     (result, changed)
+}
+
+/// A pooled connection, or 503 at once while the database is known to be
+/// down (see [`super::Health`]). Just after an outage, each connection is
+/// tested first and a dead one dropped, so the pool renews itself without
+/// failing a request per connection it held.
+fn checkout(pool: &Pool) -> Result<PooledConnection, ApiError> {
+    if pool.health.is_down() {
+        return Err(ApiError::Unavailable);
+    }
+    let testing = pool.health.testing_connections();
+    // Every idle connection may be dead: one more try than the pool holds.
+    for _ in 0..=pool.max_size() {
+        let mut conn = pool.get()?;
+        if !testing || conn.batch_execute("SELECT 1").is_ok() {
+            return Ok(conn);
+        }
+        mark_broken(&mut conn);
+    }
+    Err(ApiError::Unavailable)
+}
+
+/// Never hand this connection out again: it is dropped when it returns.
+fn mark_broken(conn: &mut DbConnection) {
+    <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(conn)
+        .set_in_error();
 }

@@ -7,11 +7,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use keymint::access::{Role, ScopeSet};
 use keymint::api_keys::KeyKind;
 use keymint::db::models::api_keys as api_keys_model;
-use keymint::db::schema::{api_key_usage, api_keys};
+use keymint::db::schema::api_keys;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, TestApp, assert_error, spawn_app, status_and_json, unverified_claims,
+    Backend, assert_error, spawn_app, status_and_json, unverified_claims, usage_of,
 };
 
 async fn bearer_json_and_x_api_key_forms_issue_tokens(backend: Backend) {
@@ -432,17 +432,6 @@ async fn a_flush_larger_than_one_batch_writes_every_key(backend: Backend) {
     .await;
     assert_eq!(usage_of(&app, &first).await, (2, Some(at)));
     assert_eq!(usage_of(&app, &last).await, (2, Some(at)));
-}
-
-async fn usage_of(app: &TestApp, key_id: &str) -> (i64, Option<chrono::NaiveDateTime>) {
-    let id = key_id.to_owned();
-    app.with_db(move |conn| {
-        Ok(api_key_usage::table
-            .find(id)
-            .select((api_key_usage::usage_count, api_key_usage::last_used_at))
-            .first(conn)?)
-    })
-    .await
 }
 
 crate::on_both_backends!(

@@ -651,6 +651,20 @@ macro_rules! on_both_backends {
     };
 }
 
+/// A key's flushed usage, as stored (what a flush wrote, nothing pending).
+pub async fn usage_of(app: &TestApp, key_id: &str) -> (i64, Option<chrono::NaiveDateTime>) {
+    use diesel::prelude::*;
+    use keymint::db::schema::api_key_usage;
+    let id = key_id.to_owned();
+    app.with_db(move |conn| {
+        Ok(api_key_usage::table
+            .find(id)
+            .select((api_key_usage::usage_count, api_key_usage::last_used_at))
+            .first(conn)?)
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

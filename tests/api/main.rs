@@ -19,6 +19,7 @@ mod key_folder;
 mod keys;
 mod metrics;
 mod oauth_forms;
+mod outages;
 mod people;
 mod portal;
 mod rate_limits;
