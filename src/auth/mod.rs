@@ -74,7 +74,7 @@ pub async fn authenticate(
                 .issued_at()
                 .ok_or(ApiError::InvalidToken)?;
             let key_id = claims.client_id;
-            let key = db::run(&state.pool, move |conn| {
+            let key = db::read(&state.pool, move |conn| {
                 authenticate_by_id(conn, &key_id, issued_at, client_ip, now)
             })
             .await?;
@@ -90,7 +90,7 @@ pub async fn authenticate(
         }
         OwnToken::Login(claims) => {
             let user_id = claims.registered.sub;
-            let (user, plan) = db::run(&state.pool, move |conn| {
+            let (user, plan) = db::read(&state.pool, move |conn| {
                 let Some(user) = users::find(conn, &user_id)? else {
                     return Ok((None, None));
                 };
@@ -129,7 +129,8 @@ pub async fn key_by_secret(
         return Ok(cached);
     }
     let generation = state.keys.generation();
-    let found = db::run(&state.pool, {
+    // A lookup writes nothing: read-only, with no fence to pay for.
+    let found = db::read(&state.pool, {
         let digest = digest.clone();
         move |conn| KnownKey::find(conn, &digest, now)
     })

@@ -20,7 +20,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use auth_version::AuthVersion;
 pub use health::Health;
-pub use work::{run, with_connection};
+pub use work::{read, run, with_connection};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -44,6 +44,8 @@ pub enum DbConnection {
 #[derive(Clone)]
 pub struct Pool {
     connections: r2d2::Pool<Manager>,
+    /// Connections the database keeps read-only, for [`read`].
+    readers: r2d2::Pool<Manager>,
     /// What the pool connects to, for the one connection kept outside it.
     target: Target,
     auth_version: Arc<AuthVersion>,
@@ -86,6 +88,7 @@ impl Pool {
             None => {
                 let manager = Manager {
                     target: self.target.clone(),
+                    read_only: false,
                 };
                 match manager.connect() {
                     Ok(conn) => own.insert(conn),
@@ -164,6 +167,9 @@ impl Target {
 /// through to another backend.
 pub struct Manager {
     target: Target,
+    /// Open the connection read-only: PostgreSQL's
+    /// `default_transaction_read_only`, SQLite's `query_only`.
+    read_only: bool,
 }
 
 impl ManageConnection for Manager {
@@ -172,7 +178,14 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConnection, ConnectionError> {
         match &self.target {
-            Target::Postgres { url } => PgConnection::establish(url).map(DbConnection::Pg),
+            Target::Postgres { url } => {
+                let mut conn = PgConnection::establish(url)?;
+                if self.read_only {
+                    conn.batch_execute("SET default_transaction_read_only = on")
+                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                }
+                Ok(DbConnection::Pg(conn))
+            }
             Target::Sqlite { path } => {
                 let mut conn = SqliteConnection::establish(path)?;
                 // busy_timeout first: switching to WAL may itself wait on a lock.
@@ -181,6 +194,10 @@ impl ManageConnection for Manager {
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                if self.read_only {
+                    conn.batch_execute("PRAGMA query_only = ON")
+                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                }
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -203,23 +220,27 @@ impl ManageConnection for Manager {
 /// Opens a pool on `url`, first connecting once directly so that a bad URL or
 /// an unreachable server fails with the backend's own message.
 pub fn connect(url: &str, max_size: u32) -> Result<Pool, SetupError> {
-    let manager = Manager {
-        target: Target::parse(url)?,
+    let target = Target::parse(url)?;
+    let manager = |read_only| Manager {
+        target: target.clone(),
+        read_only,
     };
-    manager.connect()?;
-    let replicated = matches!(manager.target, Target::Postgres { .. });
-    let target = manager.target.clone();
-    let connections = r2d2::Pool::builder()
-        .max_size(max_size)
-        // No `SELECT 1` round trip before every request: a connection that
-        // fails is marked broken by `run` and discarded on return instead.
-        .test_on_check_out(false)
-        // Grow on demand rather than opening every connection at start.
-        .min_idle(Some(max_size.min(2)))
-        .connection_timeout(CHECKOUT_TIMEOUT)
-        .build(manager)?;
+    manager(false).connect()?;
+    let replicated = matches!(target, Target::Postgres { .. });
+    let pool = |read_only| {
+        r2d2::Pool::builder()
+            .max_size(max_size)
+            // No `SELECT 1` round trip before every request: a connection that
+            // fails is marked broken by `run` and discarded on return instead.
+            .test_on_check_out(false)
+            // Grow on demand rather than opening every connection at start.
+            .min_idle(Some(max_size.min(2)))
+            .connection_timeout(CHECKOUT_TIMEOUT)
+            .build(manager(read_only))
+    };
     Ok(Pool {
-        connections,
+        connections: pool(false)?,
+        readers: pool(true)?,
         target,
         auth_version: Arc::new(AuthVersion::new(replicated)),
         health: Arc::default(),
@@ -306,6 +327,31 @@ mod tests {
 
         write(&pool, "UPDATE workspaces SET plan = 'hobby' WHERE id = 'w'");
         assert_eq!(pool.auth_version().generation(), generation + 1);
+    }
+
+    /// [`read`]'s connections refuse writes, on SQLite and (when a server is
+    /// configured for the tests) on PostgreSQL, so work that writes cannot
+    /// slip past the fence by running there.
+    #[test]
+    fn readers_refuse_writes_and_answer_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut urls = vec![format!("sqlite://{}", dir.path().join("read.db").display())];
+        urls.extend(std::env::var("KEYMINT_TEST_POSTGRES_URL").ok());
+        for url in urls {
+            let pool = connect(&url, 1).unwrap();
+            let mut writer = pool.connections.get().unwrap();
+            let mut reader = pool.readers.get().unwrap();
+            assert!(reader.batch_execute("SELECT 1").is_ok(), "{url}");
+            let write = "CREATE TABLE IF NOT EXISTS readers_refuse_writes (x INT)";
+            assert!(
+                reader.batch_execute(write).is_err(),
+                "{url}: a reader wrote"
+            );
+            assert!(writer.batch_execute(write).is_ok(), "{url}: control");
+            writer
+                .batch_execute("DROP TABLE readers_refuse_writes")
+                .unwrap();
+        }
     }
 
     /// The migration that moves usage counts into `api_key_usage` keeps

@@ -3,6 +3,7 @@
 //! change to what authentication reads is settled before anyone is told.
 
 use diesel::connection::{SimpleConnection, TransactionManager};
+use diesel::r2d2;
 
 use super::{DbConnection, Pool, PooledConnection};
 use crate::error::ApiError;
@@ -27,6 +28,28 @@ where
     result
 }
 
+/// Runs blocking work that only reads (the lookups on an exchange's path)
+/// on a connection the database itself keeps read-only, so that a write
+/// slipped in fails instead of escaping the fence; it needs none, and
+/// saves the fence's round trip.
+pub async fn read<T, F>(pool: &Pool, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let readers = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = checkout(&readers, &readers.readers)?;
+        let result = work(&mut conn);
+        if matches!(result, Err(ApiError::Unavailable)) {
+            mark_broken(&mut conn);
+        }
+        result
+    })
+    .await
+    .map_err(|_| ApiError::internal("a database task ended abnormally"))?
+}
+
 /// Runs blocking `work` on a pooled connection, here and now, for work that
 /// answers no client (a background flush): a change it made is stale here
 /// at once, with no wait for other replicas.
@@ -49,7 +72,7 @@ fn fenced<T>(
     work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
 ) -> (Result<T, ApiError>, bool) {
     let seen = pool.auth_version.seen();
-    let mut conn = match checkout(pool) {
+    let mut conn = match checkout(pool, &pool.connections) {
         Ok(conn) => conn,
         Err(error) => return (Err(error), false),
     };
@@ -73,14 +96,17 @@ fn fenced<T>(
 /// down (see [`super::Health`]). Just after an outage, each connection is
 /// tested first and a dead one dropped, so the pool renews itself without
 /// failing a request per connection it held.
-fn checkout(pool: &Pool) -> Result<PooledConnection, ApiError> {
+fn checkout(
+    pool: &Pool,
+    connections: &r2d2::Pool<super::Manager>,
+) -> Result<PooledConnection, ApiError> {
     if pool.health.is_down() {
         return Err(ApiError::Unavailable);
     }
     let testing = pool.health.testing_connections();
     // Every idle connection may be dead: one more try than the pool holds.
-    for _ in 0..=pool.max_size() {
-        let mut conn = pool.get()?;
+    for _ in 0..=connections.max_size() {
+        let mut conn = connections.get()?;
         if !testing || conn.batch_execute("SELECT 1").is_ok() {
             return Ok(conn);
         }

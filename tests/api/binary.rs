@@ -35,8 +35,13 @@ pub struct Served {
     pub log: mpsc::Receiver<String>,
 }
 
-/// Starts `keymint serve --bind 127.0.0.1:0` and reads the printed key.
-pub fn serve(db: &TestDb, keys_dir: &std::path::Path, rust_log: &str) -> Served {
+/// `keymint serve --bind 127.0.0.1:0`, its stderr read line by line on a
+/// thread so the child never blocks on a full pipe.
+fn spawn_serve(
+    db: &TestDb,
+    keys_dir: &std::path::Path,
+    rust_log: &str,
+) -> (Child, mpsc::Receiver<String>) {
     let mut child = keymint(db, keys_dir, rust_log)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .stdout(Stdio::piped())
@@ -52,6 +57,12 @@ pub fn serve(db: &TestDb, keys_dir: &std::path::Path, rust_log: &str) -> Served 
             }
         }
     });
+    (child, log)
+}
+
+/// Starts `keymint serve --bind 127.0.0.1:0` and reads the printed key.
+pub fn serve(db: &TestDb, keys_dir: &std::path::Path, rust_log: &str) -> Served {
+    let (mut child, log) = spawn_serve(db, keys_dir, rust_log);
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let curl = stdout
         .lines()
@@ -79,6 +90,30 @@ pub fn serve(db: &TestDb, keys_dir: &std::path::Path, rust_log: &str) -> Served 
         curl,
         log,
     }
+}
+
+/// Starts `keymint serve` again on a database it served before: nothing is
+/// printed, so the address comes from the log's "listening on" line.
+/// `secret` is the key a test already holds.
+pub fn serve_again(db: &TestDb, keys_dir: &std::path::Path, secret: &str) -> Served {
+    let (child, log) = spawn_serve(db, keys_dir, "info");
+    let mut served = Served {
+        child,
+        base: String::new(),
+        secret: secret.to_owned(),
+        curl: String::new(),
+        log,
+    };
+    let line = served.log_line(Duration::from_secs(30), |line| {
+        line.contains("listening on ")
+    });
+    let address = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("an address after 'listening on'");
+    served.base = format!("http://{address}");
+    served
 }
 
 impl Served {

@@ -7,6 +7,7 @@ mod binary;
 mod browser;
 mod cli;
 mod cli_keys;
+mod crashes;
 mod errors;
 mod exchange;
 mod helpers;
