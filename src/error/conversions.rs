@@ -4,6 +4,13 @@
 
 use super::ApiError;
 
+/// SQLite's messages for SQLITE_FULL, SQLITE_READONLY and SQLITE_IOERR.
+const SQLITE_CANNOT_WRITE: [&str; 3] = [
+    "database or disk is full",
+    "attempt to write a readonly database",
+    "disk I/O error",
+];
+
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
@@ -30,6 +37,14 @@ impl From<diesel::result::Error> for ApiError {
             }
             Error::DatabaseError(_, ref info) if info.message() == "database is locked" => {
                 log::warn!("database busy: {error}");
+                ApiError::Unavailable
+            }
+            // SQLite's file cannot take the write (a full disk, a file or
+            // mount made read-only, an I/O error): nothing was written, the
+            // transaction rolled back, and the service may recover when the
+            // disk does. 503, as for a lost server.
+            Error::DatabaseError(_, ref info) if SQLITE_CANNOT_WRITE.contains(&info.message()) => {
+                log::error!("database cannot write: {error}");
                 ApiError::Unavailable
             }
             other => ApiError::internal(format!("database: {other}")),

@@ -360,6 +360,11 @@ mod tests {
         );
         assert_eq!(status(Kind::ReadOnlyTransaction, "read-only"), busy);
         assert_eq!(status(Kind::Unknown, "database is locked"), busy);
+        assert_eq!(status(Kind::Unknown, "database or disk is full"), busy);
+        assert_eq!(
+            status(Kind::Unknown, "attempt to write a readonly database"),
+            busy
+        );
         assert_eq!(
             status(Kind::Unknown, "no such table: keys"),
             StatusCode::INTERNAL_SERVER_ERROR

@@ -101,3 +101,144 @@ async fn postgres_an_outage_fails_closed_at_once_and_heals_by_itself() {
     let (uses, _) = usage_of(&app, &live_id).await;
     assert!(uses >= 4, "{uses} uses flushed");
 }
+
+/// A tmpfs of its own, so a test can fill a disk without touching
+/// anything else. Needs root (CI and this machine run as root); elsewhere
+/// the test says so and returns.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().ok()?;
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        mounted.then_some(Self { dir })
+    }
+
+    fn remount(&self, options: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(self.dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount {options}");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        // Lazy: the server may still hold the files open.
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// SQLite on a disk that fills up, then gets room again: every write it
+/// cannot make is 503 `unavailable` (never a 500), every key it
+/// acknowledged is stored and nothing else, the file stays sound, and once
+/// the disk has room writes work again with no restart. (A read-only
+/// remount is refused while the server holds its files open for writing,
+/// so SQLite's read-only error is covered by the mapping's unit test.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_full_disk_answers_503_and_corrupts_nothing() {
+    let Some(disk) = SmallDisk::mount("2m") else {
+        eprintln!("note: cannot mount a tmpfs (needs root); skipping");
+        return;
+    };
+    let path = disk.dir.path().join("keymint.db");
+    let url = format!("sqlite://{}", path.display());
+    let Some(app) = crate::helpers::spawn_app_with(Backend::Sqlite, |config| {
+        config.database_url = url.clone();
+    })
+    .await
+    else {
+        return;
+    };
+    let keys = app.ws_path("/keys");
+    let create = |n: usize| {
+        let body =
+            json!({ "name": format!("filler {n} {}", "x".repeat(150)), "kind": "workspace" });
+        app.call(Method::POST, &keys, &app.bootstrap.secret, Some(body))
+    };
+    let mut created = 0;
+    let refused = loop {
+        let (status, body) = create(created).await;
+        match status {
+            201 => created += 1,
+            _ => break (status, body),
+        }
+        assert!(created < 20_000, "the disk never filled");
+    };
+    assert_eq!(
+        (refused.0, refused.1["error"].as_str()),
+        (503, Some("unavailable")),
+        "{}",
+        refused.1
+    );
+    assert!(created > 10, "{created} keys fitted");
+    // Reads still work on a full disk.
+    assert_eq!(
+        app.exchange_bearer(&app.bootstrap.secret).await.status(),
+        200
+    );
+
+    // Still full: still 503, still no 500.
+    let (status, body) = create(created).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("unavailable")),
+        "{body}"
+    );
+
+    disk.remount("size=16m");
+    let (status, body) = eventually(
+        Duration::from_secs(5),
+        "a write after the disk came back",
+        || async {
+            let (status, body) = create(created).await;
+            (status != 503).then_some((status, body))
+        },
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, page) = app
+        .call(
+            Method::GET,
+            &app.ws_path("/keys?limit=1"),
+            &app.bootstrap.secret,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+
+    // Exactly the acknowledged keys (the bootstrap key, the fillers, the
+    // one after the disk came back), and a sound file.
+    let stored = app
+        .with_db(|conn| {
+            use diesel::prelude::*;
+            use keymint::db::schema::api_keys;
+            Ok(api_keys::table.count().get_result::<i64>(conn)?)
+        })
+        .await;
+    assert_eq!(stored, i64::try_from(created).unwrap() + 2);
+    let integrity = app
+        .with_db(|conn| {
+            use diesel::prelude::*;
+            #[derive(QueryableByName)]
+            struct Check {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                integrity_check: String,
+            }
+            Ok(diesel::sql_query("PRAGMA integrity_check").get_result::<Check>(conn)?)
+        })
+        .await;
+    assert_eq!(integrity.integrity_check, "ok");
+}
