@@ -106,6 +106,9 @@ pub fn update(
     let key = find(conn, access, id)?;
     lifecycle::live(&key)?;
     spec.check_narrows(&key.scopes())?;
+    if key.kind() == KeyKind::Personal && spec.scopes.as_ref().is_some_and(ScopeSet::is_empty) {
+        return Err(super::personal::no_empty_scopes());
+    }
     let changes = KeyChanges {
         name: spec.name,
         scopes: spec.scopes.map(|s| s.to_space_separated()),

@@ -15,6 +15,14 @@ use crate::db::models::{memberships, users::User};
 use crate::error::ApiError;
 use crate::secrets::Secret;
 
+/// The refusal of `scopes: []` for a personal token, at creation or PATCH.
+pub fn no_empty_scopes() -> ApiError {
+    ApiError::validation(
+        "scopes",
+        "a personal token needs at least one scope; leave scopes out for its owner's role",
+    )
+}
+
 fn person(caller: &Caller) -> Result<&User, ApiError> {
     caller.user().ok_or_else(|| {
         ApiError::InsufficientPermissions(
@@ -56,6 +64,10 @@ pub fn create(
     let mut new_key = NewKey::new(&access.workspace.id, KeyKind::Personal, &spec.name);
     new_key.user_id = Some(user.id.clone());
     new_key.scopes = match spec.scopes {
+        // Stored empty, a personal token's scopes mean its owner's whole
+        // role: asked for explicitly, that would let a narrowed credential
+        // mint a token wider than itself.
+        Some(scopes) if scopes.is_empty() => return Err(no_empty_scopes()),
         Some(scopes) => scopes,
         // No scopes, asked by the whole person: the token follows the
         // owner's role as it changes.

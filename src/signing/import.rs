@@ -47,9 +47,12 @@ pub fn from_pem(text: &[u8]) -> Result<Imported, ImportError> {
             let pkcs1 = pem.contents();
             // Refuse what ring would not sign with before wrapping it.
             ring::signature::RsaKeyPair::from_der(pkcs1).map_err(|_| ImportError::Unsupported)?;
+            let pkcs8 = wrap_pkcs1(pkcs1);
+            SigningKey::from_pkcs8(SigningAlg::RS256, &pkcs8)
+                .map_err(|_| ImportError::Unsupported)?;
             Ok(Imported {
                 alg: SigningAlg::RS256,
-                pkcs8: wrap_pkcs1(pkcs1),
+                pkcs8,
             })
         }
         tag @ ("EC PRIVATE KEY" | "ENCRYPTED PRIVATE KEY") => {
@@ -92,6 +95,18 @@ fn wrap_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the pem_import fuzz target: an RSA key whose CRT values
+    /// disagree with `d` parses in ring, but no signature it makes checks
+    /// out. Importing it would have made every exchange a 500.
+    #[test]
+    fn a_key_that_cannot_sign_is_refused_at_import() {
+        let broken =
+            include_bytes!("../../fuzz/regressions/pem_import/rsa-crt-values-disagree.pem");
+        assert!(matches!(from_pem(broken), Err(ImportError::Unsupported)));
+        // Control: the same encoding of a sound key imports.
+        assert!(from_pem(RSA_PKCS1.as_bytes()).is_ok());
+    }
 
     /// The same 2048-bit test key in both encodings (tests/fixtures/README.md).
     const RSA_PKCS1: &str = include_str!("../../tests/fixtures/rsa-2048-test-only.pkcs1.pem");

@@ -146,14 +146,21 @@ impl SigningKey {
         jwk["kid"] = json!(kid);
         jwk["alg"] = json!(alg.as_str());
         jwk["use"] = json!("sig");
-        Ok(Self {
+        let key = Self {
             alg,
             kid,
             pair,
             jwk,
             headers: RwLock::default(),
             rng,
-        })
+        };
+        // ring parses some inconsistent RSA keys (CRT values that disagree
+        // with d) and refuses only when it signs, which would make every
+        // exchange a 500: a key that cannot sign is refused here, at import
+        // and at load (found by the pem_import fuzz target).
+        key.sign(b"keymint: can this key sign?")
+            .map_err(|_| KeyError::Rejected(alg))?;
+        Ok(key)
     }
 
     pub fn alg(&self) -> SigningAlg {

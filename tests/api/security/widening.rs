@@ -77,7 +77,53 @@ async fn what_a_narrowed_personal_token_creates_is_as_narrow(backend: Backend) {
             (status, body["error"].as_str()),
             (403, Some("insufficient_permissions"))
         );
+        // Nor, with `scopes: []`, the owner's whole role (what a personal
+        // token stored without scopes means).
+        let (status, body) = app
+            .call(
+                Method::POST,
+                "/api/v1/users/me/api-keys",
+                parent,
+                Some(json!({ "name": "empty", "scopes": [] })),
+            )
+            .await;
+        assert_eq!(
+            (status, body["errors"][0]["field"].as_str()),
+            (422, Some("scopes")),
+            "{body}"
+        );
     }
+    // A token that may write keys cannot PATCH itself to `scopes: []`
+    // either; narrowing itself still works (the control).
+    let writer = personal_token(
+        &app,
+        &login,
+        json!({ "name": "w", "scopes": ["keys:read", "keys:write"] }),
+    )
+    .await;
+    let (_, me) = app.call(Method::GET, "/api/v1/me", &writer, None).await;
+    let own = app.ws_path(&format!("/keys/{}", me["key"]["id"].as_str().unwrap()));
+    let patch = |scopes: serde_json::Value| {
+        app.call(
+            Method::PATCH,
+            &own,
+            &writer,
+            Some(json!({ "scopes": scopes })),
+        )
+    };
+    let (status, body) = patch(json!([])).await;
+    assert_eq!(
+        (status, body["errors"][0]["field"].as_str()),
+        (422, Some("scopes")),
+        "{body}"
+    );
+    assert_eq!(
+        scopes_of(&app, &writer).await,
+        vec!["keys:read", "keys:write"]
+    );
+    let (status, body) = patch(json!(["keys:write"])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(scopes_of(&app, &writer).await, vec!["keys:write"]);
     // The control: the person themself makes a token of the whole role.
     let whole = personal_token(&app, &login, json!({ "name": "whole" })).await;
     assert_eq!(scopes_of(&app, &whole).await, admin_role);
