@@ -130,7 +130,17 @@ pub fn revoke(
     key: &ApiKey,
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
-    if key.revoked_at.is_some() {
+    if let Some(revoked_at) = key.revoked_at {
+        // Revoked a moment ago by another request, whose answer may still
+        // be waiting for other replicas to see it: this answer must not
+        // come first. The update changes no row, but on PostgreSQL its
+        // statement trigger moves the counters, so this unit settles too.
+        // Only a moment ago: older revocations have settled, and repeating
+        // this would let anyone holding a revoked secret invalidate every
+        // replica's cache at will.
+        if now - revoked_at < Duration::seconds(1) {
+            api_keys::revoke(conn, &key.id, now)?;
+        }
         return Ok(());
     }
     conn.transaction(|conn| {

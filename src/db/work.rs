@@ -78,11 +78,12 @@ fn fenced<T>(
     };
     let result = work(&mut conn);
     if matches!(result, Err(ApiError::Unavailable)) {
-        // The connection is lost: never hand it out again. The request that
-        // found out fails closed (it tells its client nothing succeeded);
-        // the next one gets a new connection.
+        // The connection is lost: never hand it out again; the next request
+        // gets a new one. The work may have committed before the loss (a
+        // revocation whose answer never came back), and the client's retry
+        // would find nothing left to change: settle as if it had.
         mark_broken(&mut conn);
-        return (result, false);
+        return (result, true);
     }
     // Counters that cannot be read after a success: assume the worst.
     let changed = pool

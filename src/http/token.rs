@@ -100,6 +100,12 @@ async fn issue(
     Ok((issued, form))
 }
 
+/// The request's form and exchange, or why it is refused: for the fuzz
+/// target, which drives this very parser.
+pub fn parse_request(request: &HttpRequest, body: &[u8]) -> Result<ExchangeRequest, ApiError> {
+    parse(request, body).map(|(exchange, _)| exchange)
+}
+
 fn parse(request: &HttpRequest, body: &[u8]) -> Result<(ExchangeRequest, Form), ApiError> {
     let content_type = request.content_type().to_ascii_lowercase();
     if body.iter().all(u8::is_ascii_whitespace)

@@ -129,3 +129,30 @@ async fn postgres_changes_on_one_replica_are_seen_by_the_next_request_on_another
     revoke(&a, &id).await;
     assert_error(b.exchange_bearer(new_secret).await, 401, "invalid_api_key").await;
 }
+
+/// PostgreSQL: a revocation of a key revoked a moment ago (a second admin,
+/// `/auth/revoke` with the leaked secret) answers no sooner than the first
+/// could: both come after no replica trusts its cached copy any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_repeated_revocation_answers_only_once_it_has_settled() {
+    let Some(app) = spawn_app(Backend::Postgres).await else {
+        return;
+    };
+    let (id, secret) = read_write_key(&app).await;
+    let lease = keymint::db::auth_version::LEASE;
+    let started = std::time::Instant::now();
+    revoke(&app, &id).await;
+    assert!(
+        started.elapsed() >= lease,
+        "the first: {:?}",
+        started.elapsed()
+    );
+    let again = std::time::Instant::now();
+    revoke(&app, &id).await;
+    assert!(
+        again.elapsed() >= lease,
+        "the repeat: {:?}",
+        again.elapsed()
+    );
+    assert_error(app.exchange_bearer(&secret).await, 401, "invalid_api_key").await;
+}

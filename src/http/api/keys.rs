@@ -122,9 +122,12 @@ pub async fn update(
     Json(body): Json<UpdateKeyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (ws, id) = path.into_inner();
-    let spec = body.validate()?;
     let (key, stored) = db::run(&state.pool, move |conn| {
         let access = caller.access(conn, &ws)?;
+        // Rights before field checks, as on create: a caller who may not
+        // write keys learns nothing about its body.
+        access.require(crate::access::KEYS_WRITE)?;
+        let spec = body.validate()?;
         let key = manage::update(conn, &caller, &access, &id, spec)?;
         Ok(api_keys::with_usage(conn, key)?)
     })
