@@ -115,6 +115,25 @@ async fn exchange(http: &reqwest::Client, base: &str, secret: &str) -> StatusCod
         .status()
 }
 
+/// The uses of `key_id` stored in the database (flushed, nothing pending).
+fn stored_uses(db: &TestDb, key_id: &str) -> i64 {
+    use keymint::db::schema::api_key_usage;
+    let pool = keymint::db::connect(&db.url, 1).unwrap();
+    let id = key_id.to_owned();
+    keymint::db::with_connection(&pool, move |conn| {
+        Ok(api_key_usage::table
+            .find(id)
+            .select(api_key_usage::usage_count)
+            .first::<i64>(conn)?)
+    })
+    .unwrap()
+}
+
+/// Before the kill: `FLUSHED` uses that a flush has written, then
+/// `PENDING` more that none has yet.
+const FLUSHED: i64 = 5;
+const PENDING: i64 = 3;
+
 async fn acknowledged_writes_survive_kill_9(backend: Backend) {
     let Some(db) = TestDb::create(backend) else {
         return;
@@ -122,6 +141,36 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
     let keys_dir = tempfile::tempdir().unwrap();
     let mut served = serve(&db, keys_dir.path(), "warn");
     let admin = served.secret.clone();
+    let http = http_client();
+
+    // Usage: counted in memory, flushed every 5 s.
+    let (status, counted) = crate::helpers::status_and_json(
+        http.post(served.url("/api/v1/workspaces/default/keys"))
+            .bearer_auth(&admin)
+            .json(&json!({ "name": "counted", "kind": "workspace" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{counted}");
+    let (counted_id, counted) = (
+        counted["id"].as_str().unwrap().to_owned(),
+        counted["secret"].as_str().unwrap().to_owned(),
+    );
+    for _ in 0..FLUSHED {
+        assert_eq!(exchange(&http, &served.base, &counted).await, 200);
+    }
+    let flushed = crate::helpers::eventually(
+        Duration::from_secs(15),
+        "a flush of the first uses",
+        || async { (stored_uses(&db, &counted_id) == FLUSHED).then_some(()) },
+    );
+    flushed.await;
+    for _ in 0..PENDING {
+        assert_eq!(exchange(&http, &served.base, &counted).await, 200);
+    }
+
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|client| {
@@ -147,7 +196,13 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
     }
 
     let served = serve_again(&db, keys_dir.path(), &admin);
-    let http = http_client();
+    // What was flushed survives; at most the uses since the last flush
+    // (one flush period's) are lost.
+    let uses = stored_uses(&db, &counted_id);
+    assert!(
+        (FLUSHED..=FLUSHED + PENDING).contains(&uses),
+        "{uses} uses stored"
+    );
     let ledger = Arc::into_inner(ledger).unwrap().into_inner().unwrap();
     assert!(
         ledger.acknowledged >= ACKNOWLEDGED_BEFORE_KILL,
