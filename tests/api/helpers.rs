@@ -381,6 +381,20 @@ impl TestApp {
 
     /// Creates a key through the API with the bootstrap key; returns the
     /// 201 body (the key and its secret).
+    /// The newest page of the bootstrap workspace's audit log.
+    pub async fn audit_events(&self) -> Vec<Value> {
+        let (status, log) = self
+            .call(
+                reqwest::Method::GET,
+                &self.ws_path("/audit-log"),
+                &self.bootstrap.secret,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{log}");
+        log["data"].as_array().expect("a page of events").clone()
+    }
+
     pub async fn create_key(&self, body: Value) -> Value {
         let response = self
             .api(

@@ -83,18 +83,9 @@ async fn sessions_are_minted_by_management_keys_and_admins(backend: Backend) {
         403
     );
 
-    let (_, log) = app
-        .call(
-            Method::GET,
-            &app.ws_path("/audit-log"),
-            &app.bootstrap.secret,
-            None,
-        )
-        .await;
+    let events = app.audit_events().await;
     assert!(
-        log["data"]
-            .as_array()
-            .unwrap()
+        events
             .iter()
             .any(|e| e["action"] == "portal.session_created" && e["target"] == "cus_1")
     );
