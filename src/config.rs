@@ -109,6 +109,12 @@ pub struct Config {
     #[arg(long, env = "KEYMINT_PORTAL_MAX_KEYS", default_value_t = defaults::PORTAL_MAX_KEYS,
           global = true)]
     pub portal_max_keys: u32,
+
+    /// Hand out DPoP nonces (RFC 9449 section 8) and require the current
+    /// one in every proof.
+    #[arg(long, env = "KEYMINT_DPOP_NONCE", default_value_t = false,
+          value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, global = true)]
+    pub dpop_nonce: bool,
 }
 
 fn parse_alg(text: &str) -> Result<SigningAlg, String> {
@@ -143,6 +149,7 @@ impl Default for Config {
             default_plan: parse_plan(defaults::DEFAULT_PLAN).expect("valid default"),
             key_cache_size: defaults::KEY_CACHE_SIZE,
             portal_max_keys: defaults::PORTAL_MAX_KEYS,
+            dpop_nonce: false,
         }
     }
 }
@@ -225,6 +232,7 @@ impl fmt::Debug for Config {
             .field("default_plan", &self.default_plan)
             .field("key_cache_size", &self.key_cache_size)
             .field("portal_max_keys", &self.portal_max_keys)
+            .field("dpop_nonce", &self.dpop_nonce)
             .finish()
     }
 }

@@ -36,9 +36,15 @@ pub fn access_token(
     {
         return Ok(None);
     }
+    // A bound token's `cnf` is among its claims (RFC 9449 section 6.2).
+    let token_type = if claims.cnf.is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
+    };
     let mut response = serde_json::to_value(&claims).map_err(ApiError::internal)?;
     response["active"] = json!(true);
-    response["token_type"] = json!("Bearer");
+    response["token_type"] = json!(token_type);
     Ok(Some(Active {
         workspace_id: known.key.workspace_id,
         response,

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod dpop;
 pub mod error;
 pub mod exchange;
 pub mod http;

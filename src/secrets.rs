@@ -181,6 +181,14 @@ fn base62_fixed(bytes: &[u8], width: usize) -> String {
     String::from_utf8(digits).expect("alphabet is ASCII")
 }
 
+/// `N` bytes from the system's random source, for keys keymint makes
+/// itself (a DPoP nonce key).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], ring::error::Unspecified> {
+    let mut bytes = [0u8; N];
+    SystemRandom::new().fill(&mut bytes)?;
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

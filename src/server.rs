@@ -14,6 +14,7 @@ use crate::auth::cache::KeyCache;
 use crate::bootstrap::{self, Bootstrapped};
 use crate::config::{Config, ConfigError, redact_url};
 use crate::db::{self, SetupError, auth_version};
+use crate::dpop::DpopGuard;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::passwords::pool::HashPool;
@@ -27,6 +28,8 @@ use crate::{http, shutdown, tls, tokens};
 
 /// How often buffered usage counts are written.
 const USAGE_FLUSH_PERIOD: Duration = Duration::from_secs(5);
+/// How often used DPoP proofs past their window are forgotten (PostgreSQL).
+const DPOP_SWEEP_PERIOD: Duration = Duration::from_secs(60);
 /// How long requests in flight may take to finish after a stop signal.
 /// Kubernetes kills a pod 30 s after SIGTERM by default: this leaves time
 /// for the usage flush that follows.
@@ -121,6 +124,8 @@ impl Server {
                 source,
             })?);
         let keys = KeyCache::new(config.key_cache_size, pool.auth_version().clone());
+        let dpop =
+            DpopGuard::for_server(&pool, config.dpop_nonce).map_err(StartError::Bootstrap)?;
         let state = AppState {
             config,
             issuer,
@@ -132,6 +137,7 @@ impl Server {
             hashing: HashPool::for_this_machine(),
             limiter: RateLimiter::default(),
             own_keys: OwnKeys::default(),
+            dpop,
             metrics: Metrics::new(crate::exchange::OUTCOMES),
         };
         Ok(Self {
@@ -231,6 +237,22 @@ impl Server {
                             _ => {}
                         }
                         Ok(())
+                    }
+                },
+            ),
+            every(
+                DPOP_SWEEP_PERIOD,
+                "forgetting used DPoP proofs",
+                stopped.clone(),
+                {
+                    let state = state.clone();
+                    move || {
+                        let now = chrono::Utc::now().timestamp();
+                        state
+                            .dpop
+                            .sweep(&state.pool, now)
+                            .map(drop)
+                            .map_err(|e| e.detail())
                     }
                 },
             ),

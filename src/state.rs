@@ -33,6 +33,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// keymint's own published keys, for tokens presented back to it.
     pub own_keys: OwnKeys,
+    /// The DPoP proofs presented to keymint: replay and nonces.
+    pub dpop: crate::dpop::DpopGuard,
     /// This server's Prometheus registry (`GET /metrics`).
     pub metrics: Metrics,
 }

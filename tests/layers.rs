@@ -34,6 +34,7 @@ const FLOORS: [(&str, &[&str]); 7] = [
             "introspection.rs",
             "api_keys/",
             "tokens/",
+            "dpop/",
             "signing/",
             "verifier/",
             "throttle.rs",

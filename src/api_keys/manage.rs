@@ -64,6 +64,7 @@ pub fn create(
     new_key.rate_limit = spec.rate_limit;
     new_key.allowed_cidrs = spec.allowed_cidrs;
     new_key.remaining = spec.remaining;
+    new_key.dpop_required = spec.dpop_required;
     new_key.created_by = Some(access.actor.clone());
     lifecycle::create(conn, &Acting { caller, access }, new_key, now, |_| Ok(()))
 }
@@ -113,6 +114,7 @@ pub fn update(
         name: spec.name,
         scopes: spec.scopes.map(|s| s.to_space_separated()),
         rate_limit: spec.rate_limit,
+        dpop_required: spec.dpop_required,
     };
     conn.transaction(|conn| {
         api_keys::update(conn, id, &changes)?;
@@ -120,6 +122,7 @@ pub fn update(
             ("name", changes.name.is_some()),
             ("scopes", changes.scopes.is_some()),
             ("rate_limit", changes.rate_limit.is_some()),
+            ("dpop_required", changes.dpop_required.is_some()),
         ]);
         audit::record(conn, caller, access, "key.updated", id, changed)?;
         Ok::<_, ApiError>(())

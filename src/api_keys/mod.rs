@@ -32,6 +32,7 @@ pub struct NewKey {
     pub rate_limit: Option<i32>,
     pub allowed_cidrs: Option<Vec<ipnet::IpNet>>,
     pub remaining: Option<i64>,
+    pub dpop_required: bool,
 }
 
 impl NewKey {
@@ -51,6 +52,7 @@ impl NewKey {
             rate_limit: None,
             allowed_cidrs: None,
             remaining: None,
+            dpop_required: false,
         }
     }
 }
@@ -87,6 +89,7 @@ pub fn issue(new: NewKey, now: NaiveDateTime) -> Result<(ApiKey, Secret), ApiErr
         }),
         remaining: new.remaining,
         rotated_at: None,
+        dpop_required: new.dpop_required,
     };
     Ok((row, secret))
 }

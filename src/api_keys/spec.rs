@@ -23,6 +23,8 @@ pub struct CreateKeySpec {
     pub rate_limit: Option<i32>,
     pub allowed_cidrs: Option<Vec<IpNet>>,
     pub remaining: Option<i64>,
+    /// Exchanges need a DPoP proof (RFC 9449).
+    pub dpop_required: bool,
 }
 
 /// What every kind of key has, checked alike wherever it is created: a
@@ -40,6 +42,7 @@ pub struct UpdateKeySpec {
     pub name: Option<String>,
     pub scopes: Option<ScopeSet>,
     pub rate_limit: Option<Option<i32>>,
+    pub dpop_required: Option<bool>,
 }
 
 impl UpdateKeySpec {

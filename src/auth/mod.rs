@@ -21,10 +21,12 @@ pub use key::{KeyOwner, KnownKey, Principal, authenticate_by_id};
 use crate::access::ScopeSet;
 use crate::clock;
 use crate::db::{self, models::memberships, models::users, models::workspaces::Plan};
+use crate::dpop::{Expected, PresentedProof, VerifiedProof};
 use crate::error::ApiError;
 use crate::ratelimit::{RateStatus, Subject};
 use crate::secrets::Secret;
 use crate::state::AppState;
+use crate::tokens::claims::Confirmation;
 use crate::tokens::own::OwnToken;
 use crate::tokens::verify::Audiences;
 
@@ -37,14 +39,41 @@ pub struct Authenticated {
     pub rate: RateStatus,
 }
 
-/// Authenticates a credential presented to the management API.
+/// Authenticates a credential presented to the management API; `proof`
+/// is there when it came as `Authorization: DPoP`.
 pub async fn authenticate(
     state: &AppState,
     credential: &str,
+    proof: Option<&PresentedProof>,
     client_ip: Option<IpAddr>,
 ) -> Result<Authenticated, ApiError> {
     let now = clock::now();
+    let authenticated = authenticate_checked(state, credential, proof, client_ip, now).await?;
+    // Only once the credential checked out, so that nobody without one can
+    // fill the memory of used proofs.
+    if let Some(proof) = &authenticated.proof {
+        let now = now.and_utc().timestamp();
+        (state.dpop.take(&state.pool, proof, now).await).map_err(ApiError::at_resource)?;
+    }
+    Ok(authenticated.authenticated)
+}
+
+/// A credential that checked out, with the DPoP proof still to be taken.
+struct Checked {
+    authenticated: Authenticated,
+    proof: Option<VerifiedProof>,
+}
+
+async fn authenticate_checked(
+    state: &AppState,
+    credential: &str,
+    proof: Option<&PresentedProof>,
+    client_ip: Option<IpAddr>,
+    now: NaiveDateTime,
+) -> Result<Checked, ApiError> {
     if !looks_like_jwt(credential) {
+        // A secret is no bound token: DPoP is for tokens.
+        check_binding(state, None, proof, credential, now)?;
         let secret = Secret::parse(credential).map_err(|_| ApiError::InvalidApiKey)?;
         let key = key_by_secret(state, &secret, now)
             .await?
@@ -55,10 +84,13 @@ pub async fn authenticate(
             .acquire(Subject::Key(&key.key.id), key.rate_limit());
         // A secret used directly counts as a use of the key.
         state.usage.record(&key.key.id, now);
-        return Ok(Authenticated {
-            principal: Principal::Key(key),
-            token_scopes: None,
-            rate,
+        return Ok(Checked {
+            authenticated: Authenticated {
+                principal: Principal::Key(key),
+                token_scopes: None,
+                rate,
+            },
+            proof: None,
         });
     }
     // Access tokens presented back to keymint must be meant for keymint.
@@ -69,6 +101,7 @@ pub async fn authenticate(
             .verify_any(&state.signing, credential, &state.issuer, access_audience)?;
     match token {
         OwnToken::Access(claims) => {
+            let verified = check_binding(state, claims.cnf.as_ref(), proof, credential, now)?;
             let issued_at = claims
                 .registered
                 .issued_at()
@@ -82,13 +115,17 @@ pub async fn authenticate(
             let rate = state
                 .limiter
                 .acquire(Subject::Key(&key.key.id), key.rate_limit());
-            Ok(Authenticated {
-                principal: Principal::Key(Arc::new(key)),
-                token_scopes: Some(ScopeSet::parse_space_separated(&claims.scope)),
-                rate,
+            Ok(Checked {
+                authenticated: Authenticated {
+                    principal: Principal::Key(Arc::new(key)),
+                    token_scopes: Some(ScopeSet::parse_space_separated(&claims.scope)),
+                    rate,
+                },
+                proof: verified,
             })
         }
         OwnToken::Login(claims) => {
+            check_binding(state, None, proof, credential, now)?;
             let user_id = claims.registered.sub;
             let (user, plan) = db::read(&state.pool, move |conn| {
                 let Some(user) = users::find(conn, &user_id)? else {
@@ -102,14 +139,55 @@ pub async fn authenticate(
             // A person acts in all their workspaces: the best plan applies.
             let limit = plan.unwrap_or(Plan::Hobby).rate_limit();
             let rate = state.limiter.acquire(Subject::User(&user.id), limit);
-            Ok(Authenticated {
-                principal: Principal::User(user),
-                token_scopes: None,
-                rate,
+            Ok(Checked {
+                authenticated: Authenticated {
+                    principal: Principal::User(user),
+                    token_scopes: None,
+                    rate,
+                },
+                proof: None,
             })
         }
         // A portal session is the portal's, and nothing else's.
         OwnToken::Portal(_) => Err(ApiError::InvalidToken),
+    }
+}
+
+/// Whether a credential came as its binding asks (RFC 9449 section 7.1):
+/// a token bound to a key (`cnf`) only with a proof of that key for this
+/// request and this token; anything unbound only as Bearer. Returns the
+/// checked proof, still to be taken (see [`crate::dpop::DpopGuard::take`]).
+pub fn check_binding(
+    state: &AppState,
+    cnf: Option<&Confirmation>,
+    presented: Option<&PresentedProof>,
+    token: &str,
+    now: NaiveDateTime,
+) -> Result<Option<VerifiedProof>, ApiError> {
+    match (cnf, presented) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ApiError::dpop_bound_token()),
+        (None, Some(_)) => Err(ApiError::DpopResource {
+            code: "invalid_token",
+            detail: "The credential is not bound to a DPoP key: present it as Bearer.".to_owned(),
+            nonce: None,
+        }),
+        (Some(cnf), Some(presented)) => {
+            let expected = Expected {
+                method: &presented.method,
+                url: &presented.url,
+                access_token: Some(token),
+                now: now.and_utc().timestamp(),
+            };
+            let proof = state
+                .dpop
+                .verify(&presented.proof, &expected)
+                .map_err(ApiError::at_resource)?;
+            if proof.jkt != cnf.jkt {
+                return Err(ApiError::dpop_bound_token());
+            }
+            Ok(Some(proof))
+        }
     }
 }
 

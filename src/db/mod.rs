@@ -68,6 +68,11 @@ impl Pool {
         self.connections.state()
     }
 
+    /// Whether this is PostgreSQL, which several replicas may share.
+    pub fn target_is_postgres(&self) -> bool {
+        matches!(self.target, Target::Postgres { .. })
+    }
+
     pub fn auth_version(&self) -> &Arc<AuthVersion> {
         &self.auth_version
     }

@@ -76,6 +76,21 @@ diesel::table! {
         allowed_cidrs -> Nullable<Text>,
         remaining -> Nullable<BigInt>,
         rotated_at -> Nullable<Timestamp>,
+        dpop_required -> Bool,
+    }
+}
+
+diesel::table! {
+    dpop_proofs (id) {
+        id -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        value -> Text,
     }
 }
 

@@ -4,6 +4,8 @@
 //! Internal causes are logged here and never serialised: a response carries
 //! no SQL, no stack trace and no secret.
 
+use std::borrow::Cow;
+
 use http::StatusCode;
 use serde::Serialize;
 
@@ -73,6 +75,21 @@ pub enum ApiError {
     Unavailable,
     #[error("The service has no signing key ready; try again shortly.")]
     NoSigningKey,
+    /// A DPoP proof (RFC 9449) failed a check, named in the detail.
+    #[error("The DPoP proof was refused: {0}.")]
+    InvalidDpopProof(String),
+    /// The proof lacks the server's current nonce (RFC 9449 section 8):
+    /// the answer hands it out in `DPoP-Nonce`.
+    #[error("Send a DPoP proof with the nonce of the DPoP-Nonce header.")]
+    UseDpopNonce { nonce: String },
+    /// A DPoP failure at a protected resource (keymint's own API): 401
+    /// with a `DPoP` challenge naming `code` (RFC 9449 section 7.1).
+    #[error("{detail}")]
+    DpopResource {
+        code: &'static str,
+        detail: String,
+        nonce: Option<String>,
+    },
     /// An error of an OAuth request form, reported with an RFC 6749 `code`
     /// and `error_description` (see [`ApiError::in_oauth_form`]).
     #[error("{source}")]
@@ -98,6 +115,35 @@ impl ApiError {
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         ApiError::Internal(cause.to_string())
+    }
+
+    /// The same DPoP failure as a protected resource reports it: 401 with
+    /// a `DPoP` challenge instead of the token endpoint's 400.
+    pub fn at_resource(self) -> Self {
+        match self {
+            ApiError::InvalidDpopProof(_) => ApiError::DpopResource {
+                code: "invalid_dpop_proof",
+                detail: self.to_string(),
+                nonce: None,
+            },
+            ApiError::UseDpopNonce { nonce } => ApiError::DpopResource {
+                code: "use_dpop_nonce",
+                detail: "Send a DPoP proof with the nonce of the DPoP-Nonce header.".to_owned(),
+                nonce: Some(nonce),
+            },
+            other => other,
+        }
+    }
+
+    /// A DPoP-bound token presented without a proof of its key.
+    pub fn dpop_bound_token() -> Self {
+        ApiError::DpopResource {
+            code: "invalid_token",
+            detail:
+                "The token is bound to a DPoP key: present it as DPoP with a proof of that key."
+                    .to_owned(),
+            nonce: None,
+        }
     }
 
     /// Re-expresses an error for the OAuth forms of `/auth/token`: a bad
@@ -127,6 +173,9 @@ impl ApiError {
         match self {
             ApiError::OAuth { code, .. } => code,
             ApiError::InvalidRequest(_) => "invalid_request",
+            ApiError::InvalidDpopProof(_) => "invalid_dpop_proof",
+            ApiError::UseDpopNonce { .. } => "use_dpop_nonce",
+            ApiError::DpopResource { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::InvalidApiKey => "invalid_api_key",
@@ -198,7 +247,11 @@ impl ApiError {
                 | "unsupported_grant_type" => StatusCode::BAD_REQUEST,
                 _ => source.status(),
             },
-            ApiError::InvalidRequest(_) | ApiError::InvalidScope => StatusCode::BAD_REQUEST,
+            ApiError::InvalidRequest(_)
+            | ApiError::InvalidScope
+            | ApiError::InvalidDpopProof(_)
+            | ApiError::UseDpopNonce { .. } => StatusCode::BAD_REQUEST,
+            ApiError::DpopResource { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Unauthorized
             | ApiError::InvalidCredentials
             | ApiError::InvalidApiKey
@@ -236,15 +289,28 @@ impl ApiError {
     }
 
     /// The `WWW-Authenticate` challenge a 401 carries.
-    pub fn challenge(&self) -> Option<&'static str> {
+    pub fn challenge(&self) -> Option<Cow<'static, str>> {
         if self.status() != StatusCode::UNAUTHORIZED {
             return None;
         }
-        Some(if self.innermost().1 {
-            "Basic realm=\"keymint\""
-        } else {
-            "Bearer"
+        Some(match self.innermost() {
+            (ApiError::DpopResource { code, .. }, _) => {
+                Cow::Owned(format!("DPoP error=\"{code}\""))
+            }
+            (_, true) => Cow::Borrowed("Basic realm=\"keymint\""),
+            _ => Cow::Borrowed("Bearer"),
         })
+    }
+
+    /// The nonce a DPoP answer hands out in its `DPoP-Nonce` header.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        match self.innermost().0 {
+            ApiError::UseDpopNonce { nonce }
+            | ApiError::DpopResource {
+                nonce: Some(nonce), ..
+            } => Some(nonce),
+            _ => None,
+        }
     }
 
     /// The `Retry-After` seconds a rate-limited answer carries.
@@ -269,105 +335,4 @@ impl ApiError {
 mod conversions;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn internal_causes_never_reach_the_body() {
-        let error = ApiError::internal("SELECT secret FROM api_keys failed");
-        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = error.body();
-        assert!(!body.to_string().contains("SELECT"), "{body}");
-        assert_eq!(body["error"], "internal_error");
-        assert_eq!(
-            error.internal_cause(),
-            Some("SELECT secret FROM api_keys failed")
-        );
-    }
-
-    #[test]
-    fn unauthorized_answers_carry_a_challenge_and_others_none() {
-        assert_eq!(ApiError::InvalidApiKey.challenge(), Some("Bearer"));
-        assert_eq!(
-            ApiError::InsufficientPermissions(String::new()).challenge(),
-            None
-        );
-    }
-
-    #[test]
-    fn rate_limits_and_validation_add_their_fields() {
-        let limited = ApiError::RateLimited {
-            limit: 10,
-            retry_after_secs: 1,
-        };
-        assert_eq!(limited.retry_after_secs(), Some(1));
-        assert_eq!(limited.body()["retryAfter"], 1);
-        assert_eq!(ApiError::Unavailable.retry_after_secs(), None);
-        let invalid = ApiError::validation("expires_in", "must be positive").body();
-        assert_eq!(invalid["errors"][0]["field"], "expires_in");
-    }
-
-    #[test]
-    fn oauth_forms_get_rfc6749_codes_and_a_description() {
-        let basic = ApiError::InvalidApiKey.in_oauth_form("invalid_client", true);
-        assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(basic.challenge(), Some("Basic realm=\"keymint\""));
-        let body = basic.body();
-        assert_eq!(body["error"], "invalid_client");
-        assert_eq!(body["error_description"], body["detail"]);
-
-        let exchange = ApiError::InvalidApiKey.in_oauth_form("invalid_request", false);
-        assert_eq!(exchange.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(exchange.challenge(), None);
-        let scope = ApiError::InvalidScope.in_oauth_form("invalid_client", false);
-        assert_eq!(
-            (scope.status(), scope.code()),
-            (StatusCode::BAD_REQUEST, "invalid_scope")
-        );
-        let limited = ApiError::UsageExceeded.in_oauth_form("invalid_client", false);
-        assert_eq!(limited.status(), StatusCode::FORBIDDEN);
-        let slowed = ApiError::RateLimited {
-            limit: 1,
-            retry_after_secs: 3,
-        }
-        .in_oauth_form("invalid_client", false);
-        assert_eq!(slowed.retry_after_secs(), Some(3));
-    }
-
-    #[test]
-    fn pool_and_lost_connections_fail_closed() {
-        let lost = diesel::result::Error::BrokenTransactionManager;
-        assert_eq!(
-            ApiError::from(lost).status(),
-            StatusCode::SERVICE_UNAVAILABLE
-        );
-        assert_eq!(
-            ApiError::from(diesel::result::Error::NotFound).status(),
-            StatusCode::NOT_FOUND
-        );
-    }
-
-    #[test]
-    fn a_busy_database_is_503_and_other_database_errors_500() {
-        use diesel::result::{DatabaseErrorKind as Kind, Error};
-        let status = |kind, message: &str| {
-            ApiError::from(Error::DatabaseError(kind, Box::new(message.to_owned()))).status()
-        };
-        let busy = StatusCode::SERVICE_UNAVAILABLE;
-        assert_eq!(
-            status(Kind::SerializationFailure, "could not serialize"),
-            busy
-        );
-        assert_eq!(status(Kind::ReadOnlyTransaction, "read-only"), busy);
-        assert_eq!(status(Kind::Unknown, "database is locked"), busy);
-        assert_eq!(status(Kind::Unknown, "database or disk is full"), busy);
-        assert_eq!(
-            status(Kind::Unknown, "attempt to write a readonly database"),
-            busy
-        );
-        assert_eq!(
-            status(Kind::Unknown, "no such table: keys"),
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
-    }
-}
+mod tests;

@@ -7,14 +7,16 @@ use chrono::NaiveDateTime;
 
 use crate::access::ScopeSet;
 use crate::audit::{self, Origin};
-use crate::auth;
+use crate::auth::{self, KnownKey};
 use crate::clock;
 use crate::db::{self, models};
+use crate::dpop::{Expected, VerifiedProof};
 use crate::error::ApiError;
 use crate::ratelimit::{RateStatus, Subject};
 use crate::secrets::Secret;
 use crate::state::AppState;
 use crate::throttle;
+use crate::tokens::claims::Confirmation;
 use crate::tokens::issue;
 
 mod outcome;
@@ -36,6 +38,8 @@ pub struct ExchangeRequest {
     pub expires_in: Option<i64>,
     /// With client_credentials: the owner's email, or the key's id.
     pub client_id: Option<String>,
+    /// The request's `DPoP` header: a proof binds the token to its key.
+    pub dpop_proof: Option<String>,
     pub origin: Origin,
 }
 
@@ -46,6 +50,8 @@ pub struct IssuedToken {
     pub expires_in: u32,
     pub scope: String,
     pub key_id: String,
+    /// Bound to a DPoP key: its `token_type` is `DPoP`.
+    pub bound: bool,
 }
 
 impl std::fmt::Debug for ExchangeRequest {
@@ -57,6 +63,7 @@ impl std::fmt::Debug for ExchangeRequest {
             .field("audience", &self.audience)
             .field("expires_in", &self.expires_in)
             .field("client_id", &self.client_id)
+            .field("dpop_proof", &self.dpop_proof.as_ref().map(|_| "[present]"))
             .field("origin", &self.origin)
             .finish()
     }
@@ -227,6 +234,17 @@ async fn attempt(
         Ok(checked) => checked,
         Err(error) => return Ok((Some(named), Err(error))),
     };
+    // Checked once the key is known and may be used, so a secret that
+    // names nothing costs no signature check.
+    let proof = match dpop_proof(state, &known, request.dpop_proof.as_deref(), now) {
+        Ok(proof) => proof,
+        Err(error) => return Ok((Some(named), Err(error))),
+    };
+    if let Some(proof) = &proof
+        && let Err(error) = state.dpop.take(&state.pool, proof, now_unix(now)).await
+    {
+        return Ok((Some(named), Err(error)));
+    }
     // Last, so a request refused for any other reason costs no use.
     if key.remaining.is_some() {
         let id = key.id.clone();
@@ -239,7 +257,9 @@ async fn attempt(
         }
     }
 
-    let claims = claims_for(state, &known, audience, &scope, lifetime, now);
+    let mut claims = claims_for(state, &known, audience, &scope, lifetime, now);
+    claims.cnf = proof.map(|proof| Confirmation { jkt: proof.jkt });
+    let bound = claims.cnf.is_some();
     let access_token = issue::sign(&signing_key, &claims)?;
     state.usage.record(&key.id, now);
     Ok((
@@ -249,6 +269,43 @@ async fn attempt(
             expires_in: lifetime,
             scope: scope.to_space_separated(),
             key_id: key.id.clone(),
+            bound,
         }),
     ))
+}
+
+/// Where clients send exchanges, as discovery advertises it and as a DPoP
+/// proof names it (`htu`).
+pub fn token_endpoint(issuer: &str) -> String {
+    format!("{}/auth/token", issuer.trim_end_matches('/'))
+}
+
+fn now_unix(now: NaiveDateTime) -> i64 {
+    now.and_utc().timestamp()
+}
+
+/// The exchange's DPoP proof, checked, if it has one; a key with
+/// `dpop_required` has none without one.
+fn dpop_proof(
+    state: &AppState,
+    known: &KnownKey,
+    presented: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<Option<VerifiedProof>, ApiError> {
+    let Some(proof) = presented else {
+        if known.key.dpop_required {
+            return Err(ApiError::InvalidDpopProof(
+                "this key is used only with a DPoP proof".to_owned(),
+            ));
+        }
+        return Ok(None);
+    };
+    let url = token_endpoint(&state.issuer);
+    let expected = Expected {
+        method: "POST",
+        url: &url,
+        access_token: None,
+        now: now_unix(now),
+    };
+    state.dpop.verify(proof, &expected).map(Some)
 }

@@ -66,6 +66,7 @@ mod tests {
             expires_in: 1,
             scope: String::new(),
             key_id: String::new(),
+            bound: false,
         })));
         seen.sort_unstable();
         let mut listed = OUTCOMES.to_vec();

@@ -118,6 +118,7 @@ pub(super) fn claims_for(
         cidr: key
             .allowed_cidrs()
             .map(|cidrs| cidrs.iter().map(ToString::to_string).collect()),
+        cnf: None,
     }
 }
 

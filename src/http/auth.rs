@@ -24,9 +24,9 @@ impl FromRequest for Caller {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let request = request.clone();
         Box::pin(async move {
-            let credential =
-                credentials::bearer_or_api_key(&request)?.ok_or(ApiError::Unauthorized)?;
-            authenticate_credential(&request, credential).await
+            let (credential, dpop) =
+                credentials::presented(&request)?.ok_or(ApiError::Unauthorized)?;
+            authenticate_credential(&request, credential, dpop).await
         })
     }
 }
@@ -43,19 +43,26 @@ pub fn origin(request: &HttpRequest, state: &AppState) -> Origin {
     }
 }
 
-/// Authenticates a credential however it arrived (Bearer, X-Api-Key, or
-/// the password of HTTP Basic for the OAuth endpoints), and records its
-/// rate decision for the response headers.
+/// Authenticates a credential however it arrived (Bearer, DPoP with its
+/// proof, X-Api-Key, or the password of HTTP Basic for the OAuth
+/// endpoints), and records its rate decision for the response headers.
 pub async fn authenticate_credential(
     request: &HttpRequest,
     credential: String,
+    dpop: bool,
 ) -> Result<Caller, ApiError> {
     let state = request
         .app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| ApiError::internal("AppState missing"))?;
     let origin = origin(request, &state);
-    let authenticated = auth::authenticate(&state, &credential, origin.client_ip).await?;
+    let proof = if dpop {
+        Some(super::dpop::presented_proof(&state, request)?)
+    } else {
+        None
+    };
+    let authenticated =
+        auth::authenticate(&state, &credential, proof.as_ref(), origin.client_ip).await?;
     rate_limit::record(request, authenticated.rate)?;
     if let Principal::Key(key) = &authenticated.principal {
         super::observe::note_key_id(request, &key.key.id);

@@ -1,5 +1,6 @@
 //! Reading credentials from request headers: `Authorization: Bearer`,
-//! `X-Api-Key`, and HTTP Basic (OAuth `client_secret_basic`).
+//! `Authorization: DPoP` (a bound token, RFC 9449), `X-Api-Key`, and HTTP
+//! Basic (OAuth `client_secret_basic`).
 
 use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
@@ -14,6 +15,8 @@ pub const X_API_KEY: &str = "x-api-key";
 #[derive(PartialEq, Eq)]
 pub enum Authorization {
     Bearer(String),
+    /// A DPoP-bound token; its proof is the `DPoP` header.
+    Dpop(String),
     /// RFC 6749 2.3.1: both parts are form-urlencoded before Basic encoding.
     Basic {
         user: String,
@@ -32,6 +35,8 @@ pub fn authorization(request: &HttpRequest) -> Result<Option<Authorization>, Api
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
         Ok(Some(Authorization::Bearer(rest.to_owned())))
+    } else if scheme.eq_ignore_ascii_case("dpop") && !rest.is_empty() {
+        Ok(Some(Authorization::Dpop(rest.to_owned())))
     } else if scheme.eq_ignore_ascii_case("basic") {
         let decoded = STANDARD.decode(rest).map_err(|_| ApiError::Unauthorized)?;
         let decoded = String::from_utf8(decoded).map_err(|_| ApiError::Unauthorized)?;
@@ -52,10 +57,22 @@ pub fn authorization(request: &HttpRequest) -> Result<Option<Authorization>, Api
     }
 }
 
-/// A secret or token presented as `Authorization: Bearer` or `X-Api-Key`.
+/// A secret or token presented as `Authorization: Bearer` or `X-Api-Key`
+/// (where no DPoP-bound token is taken: the token endpoint).
 pub fn bearer_or_api_key(request: &HttpRequest) -> Result<Option<String>, ApiError> {
+    match presented(request)? {
+        Some((credential, false)) => Ok(Some(credential)),
+        Some((_, true)) => Err(ApiError::Unauthorized),
+        None => Ok(None),
+    }
+}
+
+/// A secret or token presented as `Authorization: Bearer`, `DPoP` or
+/// `X-Api-Key`, and whether it came as DPoP.
+pub fn presented(request: &HttpRequest) -> Result<Option<(String, bool)>, ApiError> {
     match authorization(request)? {
-        Some(Authorization::Bearer(token)) => Ok(Some(token)),
+        Some(Authorization::Bearer(token)) => Ok(Some((token, false))),
+        Some(Authorization::Dpop(token)) => Ok(Some((token, true))),
         Some(Authorization::Basic { .. }) => Err(ApiError::Unauthorized),
         None => match request.headers().get(X_API_KEY) {
             Some(value) => {
@@ -63,7 +80,7 @@ pub fn bearer_or_api_key(request: &HttpRequest) -> Result<Option<String>, ApiErr
                 if value.is_empty() {
                     Err(ApiError::Unauthorized)
                 } else {
-                    Ok(Some(value.to_owned()))
+                    Ok(Some((value.to_owned(), false)))
                 }
             }
             None => Ok(None),

@@ -20,7 +20,10 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status());
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         if let Some(challenge) = self.challenge() {
-            response.insert_header((header::WWW_AUTHENTICATE, challenge));
+            response.insert_header((header::WWW_AUTHENTICATE, challenge.into_owned()));
+        }
+        if let Some(nonce) = self.dpop_nonce() {
+            response.insert_header((super::dpop::DPOP_NONCE, nonce.to_owned()));
         }
         if let Some(seconds) = self.retry_after_secs() {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));

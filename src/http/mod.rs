@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod credentials;
+pub mod dpop;
 pub mod error_response;
 pub mod json;
 pub mod login;

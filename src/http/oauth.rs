@@ -47,10 +47,11 @@ fn inactive() -> HttpResponse {
 /// (client_secret_basic, what RFC 7662 clients usually send).
 async fn introspecting_caller(request: &HttpRequest) -> Result<Caller, ApiError> {
     let credential = match credentials::authorization(request)? {
-        Some(Authorization::Basic { password, .. }) => Some(password),
-        _ => credentials::bearer_or_api_key(request)?,
+        Some(Authorization::Basic { password, .. }) => Some((password, false)),
+        _ => credentials::presented(request)?,
     };
-    authenticate_credential(request, credential.ok_or(ApiError::Unauthorized)?).await
+    let (credential, dpop) = credential.ok_or(ApiError::Unauthorized)?;
+    authenticate_credential(request, credential, dpop).await
 }
 
 /// Whether the caller may introspect tokens of `workspace_id`: its rights

@@ -71,13 +71,18 @@ pub async fn token(
     state.metrics.record_exchange(outcome, started.elapsed());
     let (issued, form) = result?;
     super::observe::note_key_id(&request, &issued.key_id);
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok();
+    // With nonces on, every answer hands out the current one (RFC 9449 8.2).
+    if let Some(nonce) = state.dpop.nonce(chrono::Utc::now().timestamp()) {
+        response.insert_header((super::dpop::DPOP_NONCE, nonce));
+    }
+    Ok(response
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .content_type(ContentType::json())
         .json(TokenResponse {
             access_token: issued.access_token,
-            token_type: "Bearer",
+            token_type: if issued.bound { "DPoP" } else { "Bearer" },
             expires_in: issued.expires_in,
             scope: issued.scope,
             issued_token_type: (form == Form::TokenExchange).then_some(JWT_TOKEN_TYPE),
@@ -91,6 +96,7 @@ async fn issue(
 ) -> Result<(IssuedToken, Form), ApiError> {
     let (mut exchange_request, form) = parse(request, body)?;
     exchange_request.origin = super::auth::origin(request, state);
+    exchange_request.dpop_proof = super::dpop::proof_header(request).map_err(|e| form.report(e))?;
     let exchanged = exchange::exchange(state, exchange_request).await;
     // Exchanges count against the presented key: its headers go out too.
     if let Some(rate) = exchanged.rate {
@@ -277,7 +283,9 @@ fn client_credentials(
             }
             (Some(user), password)
         }
-        Some(Authorization::Bearer(_)) => return Err(ApiError::Unauthorized),
+        Some(Authorization::Bearer(_) | Authorization::Dpop(_)) => {
+            return Err(ApiError::Unauthorized);
+        }
         None => (params.get("client_id"), params.require("client_secret")?),
     };
     Ok(ExchangeRequest {

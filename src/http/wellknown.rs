@@ -79,7 +79,7 @@ pub async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
         ))
         .json(json!({
             "issuer": issuer,
-            "token_endpoint": format!("{issuer}/auth/token"),
+            "token_endpoint": crate::exchange::token_endpoint(issuer),
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
             "grant_types_supported": [GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE],
             "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
@@ -95,5 +95,7 @@ pub async fn authorization_server(state: web::Data<AppState>) -> HttpResponse {
             // none; OpenID's id_token_* would claim ID tokens keymint does
             // not issue): these are the algorithms of the published keys.
             "access_token_signing_alg_values_supported": published_algorithms(&state),
+            // RFC 9449 section 5.1: the algorithms of the proofs accepted.
+            "dpop_signing_alg_values_supported": crate::dpop::ALGORITHMS,
         }))
 }

@@ -183,10 +183,24 @@ impl SigningKey {
         typ: &'static str,
         claims: &C,
     ) -> Result<String, KeyError> {
-        let header = self.header_b64(typ);
+        self.sign_compact(&self.header_b64(typ), claims)
+    }
+
+    /// Signs `claims` as a compact JWS under a header of the caller's
+    /// (already base64url-encoded): for DPoP proofs, whose header carries
+    /// the public key instead of a `kid`.
+    pub fn sign_with_header<C: Serialize>(
+        &self,
+        header: &serde_json::Value,
+        claims: &C,
+    ) -> Result<String, KeyError> {
+        self.sign_compact(&B64.encode(header.to_string()), claims)
+    }
+
+    fn sign_compact<C: Serialize>(&self, header: &str, claims: &C) -> Result<String, KeyError> {
         let claims = serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?;
         let mut token = String::with_capacity(header.len() + claims.len() * 4 / 3 + 100);
-        token.push_str(&header);
+        token.push_str(header);
         token.push('.');
         B64.encode_string(&claims, &mut token);
         let signature = self.sign(token.as_bytes())?;
@@ -238,7 +252,7 @@ impl fmt::Debug for SigningKey {
 
 /// RFC 7638: SHA-256 over the required public members, serialised with
 /// sorted keys and no white space (serde_json's map is sorted).
-fn thumbprint(required_members: &serde_json::Value) -> String {
+pub fn thumbprint(required_members: &serde_json::Value) -> String {
     let canonical = required_members.to_string();
     B64.encode(ring::digest::digest(
         &ring::digest::SHA256,

@@ -68,4 +68,15 @@ pub struct AccessClaims {
     /// The key's `allowed_cidrs`, so downstream services can enforce them too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cidr: Option<Vec<String>>,
+    /// The key the token is bound to (DPoP, RFC 9449 section 6): it is
+    /// only good with a proof of that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800's confirmation claim, with the one member DPoP uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 SHA-256 thumbprint of the client's public key.
+    pub jkt: String,
 }

@@ -269,7 +269,14 @@ impl TestApp {
     /// A second replica: another server on this app's database and keys
     /// folder, serving until the test ends.
     pub async fn replica(&self) -> Replica {
-        let server = Server::build(test_config(&self.db, self.keys_dir()))
+        self.replica_with(|_| {}).await
+    }
+
+    /// A second replica, with `adjust` applied to its config.
+    pub async fn replica_with(&self, adjust: impl FnOnce(&mut Config)) -> Replica {
+        let mut config = test_config(&self.db, self.keys_dir());
+        adjust(&mut config);
+        let server = Server::build(config)
             .expect("replica starts")
             .with_usage_flush_period(std::time::Duration::from_secs(24 * 3600));
         assert!(server.bootstrapped.is_none(), "the database is shared");

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod cli_keys;
 mod crashes;
+mod dpop;
 mod errors;
 mod exchange;
 mod helpers;

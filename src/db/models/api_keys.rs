@@ -37,6 +37,8 @@ pub struct ApiKey {
     pub allowed_cidrs: Option<String>,
     pub remaining: Option<i64>,
     pub rotated_at: Option<NaiveDateTime>,
+    /// Exchanges must come with a DPoP proof, so every token is bound.
+    pub dpop_required: bool,
 }
 
 impl ApiKey {
@@ -280,10 +282,15 @@ pub struct KeyChanges {
     pub scopes: Option<String>,
     /// `Some(None)` clears the override.
     pub rate_limit: Option<Option<i32>>,
+    pub dpop_required: Option<bool>,
 }
 
 pub fn update(conn: &mut DbConnection, id: &str, changes: &KeyChanges) -> QueryResult<()> {
-    if changes.name.is_none() && changes.scopes.is_none() && changes.rate_limit.is_none() {
+    if changes.name.is_none()
+        && changes.scopes.is_none()
+        && changes.rate_limit.is_none()
+        && changes.dpop_required.is_none()
+    {
         return Ok(());
     }
     diesel::update(api_keys::table.find(id))

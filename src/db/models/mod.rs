@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod dpop;
 pub mod invitations;
 pub mod key_usage;
 pub mod memberships;

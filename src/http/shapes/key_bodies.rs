@@ -27,6 +27,10 @@ pub struct CreateKeyBody {
     pub rate_limit: Option<i64>,
     pub allowed_cidrs: Option<Vec<String>>,
     pub remaining: Option<i64>,
+    /// Refuse exchanges without a DPoP proof (RFC 9449), so every token
+    /// of the key is bound to its holder's key pair.
+    #[serde(default)]
+    pub dpop_required: bool,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -38,6 +42,7 @@ pub struct UpdateKeyBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     pub rate_limit: Option<Option<i64>>,
+    pub dpop_required: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -163,6 +168,7 @@ impl CreateKeyBody {
             rate_limit,
             allowed_cidrs,
             remaining: self.remaining,
+            dpop_required: self.dpop_required,
         })
     }
 }
@@ -192,6 +198,7 @@ impl UpdateKeyBody {
             name,
             scopes,
             rate_limit,
+            dpop_required: self.dpop_required,
         })
     }
 }

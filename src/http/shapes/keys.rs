@@ -34,6 +34,8 @@ pub struct KeyView {
     pub rate_limit: Option<i32>,
     pub allowed_cidrs: Option<Vec<String>>,
     pub remaining: Option<i64>,
+    /// Exchanges need a DPoP proof; its tokens are all bound.
+    pub dpop_required: bool,
 }
 
 /// A key as created or rotated: the only time its secret is shown.
@@ -74,6 +76,7 @@ impl KeyView {
             rate_limit: key.rate_limit,
             allowed_cidrs,
             remaining: key.remaining,
+            dpop_required: key.dpop_required,
         }
     }
 

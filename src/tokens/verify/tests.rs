@@ -69,6 +69,7 @@ fn claims() -> AccessClaims {
         email: None,
         partner: None,
         cidr: None,
+        cnf: None,
     }
 }
 
