@@ -52,7 +52,7 @@ pub fn run(config: &Config, command: Command) -> Result<(), String> {
             }
             let verifier = builder.build().map_err(|e| e.to_string())?;
             actix_web::rt::System::new()
-                .block_on(verifier.verify(jwt))
+                .block_on(verifier.inspect(jwt))
                 .map_err(|e| format!("invalid token: {e}"))?
         }
         None => {

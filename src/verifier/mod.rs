@@ -13,17 +13,22 @@
 //! ```
 //!
 //! The rules are those of [`crate::tokens::verify`]; this module adds where
-//! the keys come from (see [`jwks`]).
+//! the keys come from (see [`jwks`]) and DPoP-bound tokens (see [`bound`]):
+//! [`Verifier::verify`] refuses a bound token, which
+//! [`Verifier::verify_presented`] takes with a proof of its key.
 
+pub mod bound;
 mod extract;
 pub mod jwks;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use bound::{DpopError, Presented};
 pub use extract::{Rejection, Verified};
 pub use jwks::{FetchError, JwksStats};
 
+use crate::dpop::replay::ReplayCache;
 use crate::signing::SigningAlg;
 use crate::tokens::AccessClaims;
 use crate::tokens::verify::{self, Expectations, VerifyError};
@@ -51,6 +56,9 @@ pub enum VerifierError {
     /// The keys could not be had: the verifier cannot tell, a 503.
     #[error(transparent)]
     Keys(#[from] FetchError),
+    /// The token's DPoP binding did not hold: a 401 with a DPoP challenge.
+    #[error(transparent)]
+    Dpop(#[from] DpopError),
 }
 
 /// Verifies keymint tokens for one issuer and audience. Cheap to clone;
@@ -59,6 +67,9 @@ pub enum VerifierError {
 pub struct Verifier {
     expected: Arc<Expectations>,
     jwks: Arc<jwks::JwksCache>,
+    /// DPoP proofs taken, each accepted once.
+    seen_proofs: Arc<ReplayCache>,
+    public_url: Option<Arc<str>>,
 }
 
 impl Verifier {
@@ -73,11 +84,45 @@ impl Verifier {
             unknown_kid_interval: UNKNOWN_KID_REFETCH_INTERVAL,
             client: None,
             allow_insecure_http: false,
+            replay_capacity: bound::DEFAULT_REPLAY_CAPACITY,
+            public_url: None,
         }
     }
 
-    /// The claims of `token`, or why it is refused.
+    /// The claims of a token presented as Bearer, or why it is refused. A
+    /// DPoP-bound token is refused: it needs its proof
+    /// ([`verify_presented`](Self::verify_presented)).
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, VerifierError> {
+        let bearer = Presented {
+            proof: None,
+            method: "",
+            url: "",
+        };
+        self.verify_presented(token, &bearer).await
+    }
+
+    /// The claims of a token as it was presented: as Bearer, or as DPoP
+    /// with its proof of the request (`method`, `url`). A bound token is
+    /// taken only with a fresh proof of its key, each proof once; an
+    /// unbound one only as Bearer.
+    pub async fn verify_presented(
+        &self,
+        token: &str,
+        presented: &Presented<'_>,
+    ) -> Result<AccessClaims, VerifierError> {
+        let claims = self.verify_signed(token).await?;
+        bound::check(&self.seen_proofs, &claims, token, presented, now())?;
+        Ok(claims)
+    }
+
+    /// The claims of a valid token, bound or not, with no proof checked:
+    /// for looking at a token (`keymint token verify`), never for letting
+    /// a request in.
+    pub async fn inspect(&self, token: &str) -> Result<AccessClaims, VerifierError> {
+        self.verify_signed(token).await
+    }
+
+    async fn verify_signed(&self, token: &str) -> Result<AccessClaims, VerifierError> {
         let keys = self.jwks.keys().await?;
         match verify::verify(token, &keys, &self.expected, now()) {
             Err(VerifyError::UnknownKey(kid)) => {
@@ -90,6 +135,11 @@ impl Verifier {
             }
             verified => Ok(verified?),
         }
+    }
+
+    /// The public base URL set with [`VerifierBuilder::public_url`].
+    pub fn public_url(&self) -> Option<&str> {
+        self.public_url.as_deref()
     }
 
     pub fn stats(&self) -> JwksStats {
@@ -107,9 +157,27 @@ pub struct VerifierBuilder {
     unknown_kid_interval: Duration,
     client: Option<reqwest::Client>,
     allow_insecure_http: bool,
+    replay_capacity: usize,
+    public_url: Option<String>,
 }
 
 impl VerifierBuilder {
+    /// The service's public base URL (`https://api.example.com`): what
+    /// clients address, so what their DPoP proofs name, when a proxy
+    /// stands in front. The actix extractor adds the request's path.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
+    /// How many DPoP proofs to remember at once (default 100,000): about
+    /// two minutes' worth of requests with proofs. Past it, new proofs are
+    /// refused until old ones expire, rather than old ones forgotten.
+    pub fn dpop_replay_capacity(mut self, capacity: usize) -> Self {
+        self.replay_capacity = capacity;
+        self
+    }
+
     /// Fetch the JWKS over plain HTTP from any host. Without this, only
     /// HTTPS, or HTTP to a loopback host, is accepted.
     pub fn allow_insecure_http(mut self) -> Self {
@@ -182,6 +250,8 @@ impl VerifierBuilder {
                 client,
                 self.unknown_kid_interval,
             )),
+            seen_proofs: Arc::new(ReplayCache::new(self.replay_capacity)),
+            public_url: self.public_url.map(Into::into),
         })
     }
 }

@@ -9,6 +9,7 @@ mod cli;
 mod cli_keys;
 mod crashes;
 mod dpop;
+mod dpop_downstream;
 mod errors;
 mod exchange;
 mod helpers;

@@ -24,7 +24,7 @@ use crate::helpers::{
 mod downstream;
 
 /// Starts the example's routes, protected by `verifier`, on port 0.
-fn spawn_downstream(verifier: Verifier) -> String {
+pub(crate) fn spawn_downstream(verifier: Verifier) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let verifier = web::Data::new(verifier);
