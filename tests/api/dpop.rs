@@ -413,7 +413,7 @@ async fn discovery_lists_the_proof_algorithms(backend: Backend) {
     let (_, metadata) = status_and_json(response).await;
     assert_eq!(
         metadata["dpop_signing_alg_values_supported"],
-        json!(["ES256", "EdDSA", "RS256", "PS256"])
+        json!(["ES256", "EdDSA", "Ed25519", "RS256", "PS256"])
     );
 }
 

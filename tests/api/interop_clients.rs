@@ -10,11 +10,11 @@ use serde_json::{Value, json};
 use crate::helpers::{Backend, spawn_app, status_and_json};
 
 const PYTHON_ENV: &str = "KEYMINT_TEST_PYTHON";
-const NODE_ENV: &str = "KEYMINT_TEST_NODE";
-const INTEROP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
+pub(crate) const NODE_ENV: &str = "KEYMINT_TEST_NODE";
+pub(crate) const INTEROP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
 
 /// Runs a client script and parses the one JSON object it prints.
-fn run_script(program: &str, args: &[&str]) -> Value {
+pub(crate) fn run_script(program: &str, args: &[&str]) -> Value {
     let output = Command::new(program)
         .args(args)
         .output()

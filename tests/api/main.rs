@@ -16,6 +16,7 @@ mod helpers;
 mod https;
 mod interop;
 mod interop_clients;
+mod interop_dpop;
 mod introspection;
 mod key_cache;
 mod key_folder;
