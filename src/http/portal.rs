@@ -1,5 +1,6 @@
 //! The portal's API (`/portal/api/...`), authenticated by a portal session
-//! token as Bearer and confined to that session's customer.
+//! token (as Bearer, or as DPoP with its proof when the session is bound)
+//! and confined to that session's customer.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,6 +13,7 @@ use super::credentials;
 use super::json::Json;
 use super::pagination::PageQuery;
 use super::rate_limit;
+use crate::auth;
 use crate::clock;
 use crate::db;
 use crate::db::models::api_keys;
@@ -36,13 +38,22 @@ impl FromRequest for PortalSession {
                 .app_data::<web::Data<AppState>>()
                 .cloned()
                 .ok_or_else(|| ApiError::internal("AppState missing"))?;
-            let token = credentials::bearer_or_api_key(&request)?.ok_or(ApiError::Unauthorized)?;
+            let (token, dpop) = credentials::presented(&request)?.ok_or(ApiError::Unauthorized)?;
             let audience = TokenKind::Portal.fixed_audience(&state.issuer);
             let audience = Audiences::OneOf(audience.into_iter().collect());
             let claims: PortalClaims =
                 state
                     .own_keys
                     .verify(&state.signing, &token, &state.issuer, audience)?;
+            // A session minted with `dpop_jkt` comes only with a proof of
+            // that key, as the management API's bound tokens do.
+            let presented = match dpop {
+                true => Some(super::dpop::presented_proof(&state, &request)?),
+                false => None,
+            };
+            let now = clock::now();
+            let proof =
+                auth::check_binding(&state, claims.cnf.as_ref(), presented.as_ref(), &token, now)?;
             // The least trusted caller is limited too: its workspace plan's
             // rate, one bucket per customer whatever the session.
             let workspace_id = claims.ws.clone();
@@ -56,6 +67,10 @@ impl FromRequest for PortalSession {
                 .limiter
                 .acquire(Subject::Customer(&bucket), plan.rate_limit());
             rate_limit::record(&request, rate)?;
+            if let Some(proof) = &proof {
+                let now = now.and_utc().timestamp();
+                (state.dpop.take(&state.pool, proof, now).await).map_err(ApiError::at_resource)?;
+            }
             Ok(PortalSession {
                 workspace_id: claims.ws,
                 external_id: claims.registered.sub,

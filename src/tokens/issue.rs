@@ -37,7 +37,8 @@ pub fn login_token(
     sign(key, &claims)
 }
 
-/// A portal session for one customer (`external_id`) of one workspace.
+/// A portal session for one customer (`external_id`) of one workspace,
+/// bound to the key `dpop_jkt` names if one is given.
 pub fn portal_session(
     key: &SigningKey,
     issuer: &str,
@@ -45,6 +46,7 @@ pub fn portal_session(
     external_id: &str,
     now_unix: i64,
     lifetime_secs: i64,
+    dpop_jkt: Option<String>,
 ) -> Result<String, KeyError> {
     let claims = PortalClaims {
         registered: fixed_audience_claims(
@@ -55,6 +57,7 @@ pub fn portal_session(
             lifetime_secs,
         ),
         ws: workspace_id.to_owned(),
+        cnf: dpop_jkt.map(|jkt| super::claims::Confirmation { jkt }),
     };
     sign(key, &claims)
 }

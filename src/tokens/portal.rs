@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::claims::Registered;
+use super::claims::{Confirmation, Registered};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PortalClaims {
@@ -14,4 +14,7 @@ pub struct PortalClaims {
     pub registered: Registered,
     /// The workspace id.
     pub ws: String,
+    /// The key the session is bound to (DPoP), when it was minted with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }

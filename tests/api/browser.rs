@@ -91,6 +91,10 @@ async fn sqlite_portal_and_dashboard_work_in_a_real_browser() {
         .unwrap();
     assert_eq!(patched.status(), 200);
     app.set_password("admin@localhost", PASSWORD).await;
+    let (_, me) = app
+        .call(Method::GET, "/api/v1/me", &app.bootstrap.secret, None)
+        .await;
+    let bootstrap_key = me["key"]["id"].as_str().expect("the key's id").to_owned();
 
     let args = [
         SCRIPT.to_owned(),
@@ -106,6 +110,7 @@ async fn sqlite_portal_and_dashboard_work_in_a_real_browser() {
             .env(BROWSER_ENV, browser)
             .env("KEYMINT_TEST_EMAIL", "admin@localhost")
             .env("KEYMINT_TEST_PASSWORD", PASSWORD)
+            .env("KEYMINT_TEST_KEY_ID", &bootstrap_key)
             .output()
             .unwrap()
     })
@@ -196,4 +201,12 @@ async fn sqlite_portal_and_dashboard_work_in_a_real_browser() {
         "the owner sees the workspace keys"
     );
     assert_eq!(report["dashboardRowsAfterDelete"], 0);
+    // The owner made the bootstrap key require DPoP from the page.
+    assert_eq!(
+        (&report["dpopBefore"], &report["dpopAfter"]),
+        (&json!("Require DPoP"), &json!("Stop requiring DPoP")),
+        "{report}"
+    );
+    let refused = app.exchange_bearer(&app.bootstrap.secret).await;
+    assert_eq!(refused.status(), 400, "a proof is required now");
 }

@@ -400,6 +400,57 @@ async fn with_nonces_a_proof_must_carry_the_current_one(backend: Backend) {
     assert_eq!(me(&app, &dpop, Some(&current)).await.status(), 200);
 }
 
+async fn a_portal_session_can_be_bound_to_the_browsers_key(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let key = holder();
+    let mint = |body: Value| {
+        app.api(
+            Method::POST,
+            &app.ws_path("/portal-sessions"),
+            &app.bootstrap.secret,
+        )
+        .json(&body)
+        .send()
+    };
+    let bound = json!({ "external_id": "cus_1", "dpop_jkt": key.thumbprint() });
+    let (status, session) = status_and_json(mint(bound).await.unwrap()).await;
+    assert_eq!(status, 201, "{session}");
+    let token = session["token"].as_str().unwrap().to_owned();
+    assert_eq!(unverified_claims(&token)["cnf"]["jkt"], key.thumbprint());
+    let keys = |authorization: String, proof: Option<String>| {
+        let mut request = app
+            .client
+            .get(app.url("/portal/api/keys"))
+            .header("Authorization", authorization);
+        if let Some(proof) = proof {
+            request = request.header("DPoP", proof);
+        }
+        request.send()
+    };
+    let with_proof = || Some(proof(&app, &key, "GET", "/portal/api/keys", Some(&token)));
+    let response = keys(format!("DPoP {token}"), with_proof()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let as_bearer = keys(format!("Bearer {token}"), None).await.unwrap();
+    assert_dpop_refusal(as_bearer, "invalid_token").await;
+    let thiefs = proof(&app, &holder(), "GET", "/portal/api/keys", Some(&token));
+    let stolen = keys(format!("DPoP {token}"), Some(thiefs)).await.unwrap();
+    assert_dpop_refusal(stolen, "invalid_token").await;
+    // The control: an unbound session as Bearer; and a jkt that is none.
+    let (_, plain) = status_and_json(mint(json!({ "external_id": "cus_1" })).await.unwrap()).await;
+    let plain = plain["token"].as_str().unwrap();
+    assert_eq!(
+        keys(format!("Bearer {plain}"), None)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let bad = json!({ "external_id": "cus_1", "dpop_jkt": "not-a-thumbprint" });
+    assert_error(mint(bad).await.unwrap(), 422, "validation_error").await;
+}
+
 async fn discovery_lists_the_proof_algorithms(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -424,6 +475,7 @@ crate::on_both_backends!(
     keymints_api_takes_a_bound_token_only_with_a_proof_of_its_key,
     introspection_shows_the_binding_and_takes_dpop_callers,
     with_nonces_a_proof_must_carry_the_current_one,
+    a_portal_session_can_be_bound_to_the_browsers_key,
     discovery_lists_the_proof_algorithms,
 );
 

@@ -374,6 +374,7 @@ impl TestApp {
             external_id,
             issued_at,
             1800,
+            None,
         )
         .unwrap()
     }

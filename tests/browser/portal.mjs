@@ -91,6 +91,16 @@ await step('dashboard', async () => {
   report.dashboardColumns = await dashboard.locator('#personal thead th').allTextContents();
   report.workspaceKeysTab = await dashboard.locator('[data-tab="workspace-keys"]').isVisible();
   await dashboard.screenshot({ path: `${screenshots}/dashboard.png` });
+  await dashboard.click('[data-tab="workspace-keys"]');
+  const row = `#wskeys tbody tr[data-id="${process.env.KEYMINT_TEST_KEY_ID}"]`;
+  const dpop = dashboard.locator(`${row} button.dpop`);
+  await dpop.waitFor();
+  report.dpopBefore = await dpop.textContent();
+  await dpop.click();
+  await dashboard.locator(`${row} button.dpop[aria-pressed="true"]`).waitFor();
+  report.dpopAfter = await dashboard.locator(`${row} button.dpop`).textContent();
+  await dashboard.screenshot({ path: `${screenshots}/dashboard-workspace-keys.png` });
+  await dashboard.click('[data-tab="tokens"]');
   await dashboard.locator('#personal tbody tr button.danger').first().click();
   await dashboard.locator('#no-tokens').waitFor({ state: 'visible' });
   report.dashboardRowsAfterDelete = await dashboard.locator('#personal tbody tr').count();

@@ -22,7 +22,8 @@ pub async fn create(
     ws: web::Path<String>,
     Json(body): Json<SessionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (external_id, ttl) = body.validate(state.config.portal_session_ttl)?;
+    let spec = body.validate(state.config.portal_session_ttl)?;
+    let (external_id, ttl) = (spec.external_id, spec.ttl);
     let signer = state.signer()?;
     let customer = external_id.clone();
     let workspace = db::run(&state.pool, move |conn| {
@@ -40,6 +41,7 @@ pub async fn create(
         &external_id,
         issued_at,
         ttl.num_seconds(),
+        spec.dpop_jkt,
     )?;
     // The fragment keeps the session out of server logs and Referer headers.
     let url = format!("{}/portal/{}#session={token}", state.issuer, workspace.slug);

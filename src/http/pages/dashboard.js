@@ -65,10 +65,19 @@
     const workspace = $('#admin-workspace').value;
     if (!workspace) return;
     const page = await request('GET', `/api/v1/workspaces/${encodeURIComponent(workspace)}/keys?limit=100`);
+    const keyPath = (key) => `/api/v1/workspaces/${encodeURIComponent(workspace)}/keys/${encodeURIComponent(key.id)}`;
     renderKeys($('#wskeys tbody'), page.data, (cell, key) => {
+      // DPoP: the key's exchanges need a proof of the client's own key pair,
+      // so its tokens are useless to whoever copies them.
+      const dpop = button(cell, key.dpop_required ? 'Stop requiring DPoP' : 'Require DPoP', async () => {
+        await request('PATCH', keyPath(key), { dpop_required: !key.dpop_required });
+        await loadWorkspaceKeys();
+      });
+      dpop.className = 'dpop';
+      dpop.setAttribute('aria-pressed', String(key.dpop_required));
       button(cell, 'Revoke', async () => {
         if (!confirm(`Revoke "${key.name}"? Anything using it stops working immediately.`)) return;
-        await request('DELETE', `/api/v1/workspaces/${encodeURIComponent(workspace)}/keys/${encodeURIComponent(key.id)}`);
+        await request('DELETE', keyPath(key));
         await loadWorkspaceKeys();
       }, 'danger');
     });

@@ -210,6 +210,7 @@ async fn the_signed_typ_decides_the_kind(backend: Backend) {
         "cus_1",
         now,
         300,
+        None,
     )
     .unwrap();
     assert_eq!(
