@@ -120,6 +120,23 @@ struct Claims {
     nonce: Option<String>,
 }
 
+/// The one proof among a request's `DPoP` header values (RFC 9449 section
+/// 4.3, check 1): none is `Ok(None)`; several, or one that is not text, is
+/// refused. For keymint's routes and the verifier's extractor alike.
+pub fn single_header<'a>(
+    mut values: impl Iterator<Item = &'a [u8]>,
+) -> Result<Option<&'a str>, &'static str> {
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err("send one DPoP header, not several");
+    }
+    std::str::from_utf8(first)
+        .map(|proof| Some(proof.trim()))
+        .map_err(|_| "the DPoP header is not text")
+}
+
 /// Checks `proof` against the request it came with.
 pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<VerifiedProof, ProofError> {
     if proof.len() > MAX_PROOF_LEN || proof.split('.').count() != 3 {

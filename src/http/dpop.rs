@@ -15,19 +15,13 @@ pub const DPOP_NONCE: &str = "dpop-nonce";
 /// The request's proof, if it has one. More than one `DPoP` header, or one
 /// that is not text, is refused (RFC 9449 section 4.3, check 1).
 pub fn proof_header(request: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let mut headers = request.headers().get_all(DPOP);
-    let Some(first) = headers.next() else {
-        return Ok(None);
-    };
-    if headers.next().is_some() {
-        return Err(ApiError::InvalidDpopProof(
-            "send one DPoP header, not several".to_owned(),
-        ));
-    }
-    let proof = first
-        .to_str()
-        .map_err(|_| ApiError::InvalidDpopProof("the DPoP header is not text".to_owned()))?;
-    Ok(Some(proof.trim().to_owned()))
+    let values = request
+        .headers()
+        .get_all(DPOP)
+        .map(|value| value.as_bytes());
+    crate::dpop::proof::single_header(values)
+        .map(|proof| proof.map(str::to_owned))
+        .map_err(|why| ApiError::InvalidDpopProof(why.to_owned()))
 }
 
 /// The URL a proof of this request must name as `htu`: the path under

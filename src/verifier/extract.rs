@@ -129,7 +129,7 @@ impl FromRequest for Verified {
             let proof = match (dpop, proof) {
                 (false, _) => None,
                 (true, Ok(Some(proof))) => Some(proof),
-                (true, Ok(None) | Err(())) => {
+                (true, Ok(None) | Err(_)) => {
                     let missing = crate::dpop::ProofError::Malformed;
                     return Err(Rejection::Dpop(super::DpopError::Proof(missing)));
                 }
@@ -147,18 +147,12 @@ impl FromRequest for Verified {
 }
 
 /// The request's one `DPoP` header; several are an error.
-fn proof_of(request: &HttpRequest) -> Result<Option<String>, ()> {
-    let mut headers = request.headers().get_all("dpop");
-    let Some(first) = headers.next() else {
-        return Ok(None);
-    };
-    if headers.next().is_some() {
-        return Err(());
-    }
-    first
-        .to_str()
-        .map(|proof| Some(proof.trim().to_owned()))
-        .map_err(drop)
+fn proof_of(request: &HttpRequest) -> Result<Option<String>, &'static str> {
+    let values = request
+        .headers()
+        .get_all("dpop")
+        .map(|value| value.as_bytes());
+    crate::dpop::proof::single_header(values).map(|proof| proof.map(str::to_owned))
 }
 
 /// The URL the client addressed, as its proof must name it.

@@ -276,3 +276,14 @@ fn oversized_and_malformed_proofs_are_refused_cheaply() {
         );
     }
 }
+
+#[test]
+fn a_request_carries_at_most_one_proof() {
+    let one: [&[u8]; 1] = [b" a.b.c "];
+    assert_eq!(single_header(one.into_iter()), Ok(Some("a.b.c")));
+    assert_eq!(single_header(std::iter::empty()), Ok(None));
+    let two: [&[u8]; 2] = [b"a.b.c", b"d.e.f"];
+    assert!(single_header(two.into_iter()).is_err());
+    let binary: [&[u8]; 1] = [b"\xff"];
+    assert!(single_header(binary.into_iter()).is_err());
+}
