@@ -10,10 +10,23 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::proofs::ProofPool;
+
+/// What a run sends: exchanges of these secrets, each with a DPoP proof
+/// of its own when there is a pool of them.
+#[derive(Clone)]
+pub struct Traffic {
+    pub secrets: Arc<Vec<String>>,
+    pub proofs: Option<Arc<ProofPool>>,
+}
+
 /// What a run achieved.
 pub struct RunStats {
     pub ok: u64,
     pub errors: u64,
+    /// Connections that stopped early because the proof pool ran dry: the
+    /// run's rate is then not a saturation figure.
+    pub out_of_proofs: usize,
     pub elapsed: Duration,
     /// Service latencies of the successful requests, microseconds.
     pub latencies_us: Vec<u32>,
@@ -62,13 +75,18 @@ impl Connection {
         &secrets[(self.pick % secrets.len() as u64) as usize]
     }
 
-    /// One exchange (form 2: Bearer header, empty body); the status.
-    async fn exchange(&mut self, secret: &str) -> std::io::Result<u16> {
+    /// One exchange (form 2: Bearer header, empty body), with a DPoP proof
+    /// if given; the status.
+    async fn exchange(&mut self, secret: &str, proof: Option<&str>) -> std::io::Result<u16> {
         self.request.clear();
         self.request.extend_from_slice(
             b"POST /auth/token HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\nAuthorization: Bearer ",
         );
         self.request.extend_from_slice(secret.as_bytes());
+        if let Some(proof) = proof {
+            self.request.extend_from_slice(b"\r\nDPoP: ");
+            self.request.extend_from_slice(proof.as_bytes());
+        }
         self.request.extend_from_slice(b"\r\n\r\n");
         self.stream.write_all(&self.request).await?;
         self.read_response().await
@@ -125,28 +143,28 @@ fn content_length(head: &[u8]) -> Option<usize> {
 /// previous answer arrives, for `duration`. The throughput at saturation.
 pub async fn saturate(
     addr: &str,
-    secrets: Arc<Vec<String>>,
+    traffic: &Traffic,
     connections: usize,
     duration: Duration,
 ) -> RunStats {
-    run(addr, secrets, connections, duration, None).await
+    run(addr, traffic, connections, duration, None).await
 }
 
 /// Open loop at `rate` exchanges per second, spread over the connections
 /// on a fixed schedule. Latency is measured from each request's send.
 pub async fn paced(
     addr: &str,
-    secrets: Arc<Vec<String>>,
+    traffic: &Traffic,
     connections: usize,
     duration: Duration,
     rate: f64,
 ) -> RunStats {
-    run(addr, secrets, connections, duration, Some(rate)).await
+    run(addr, traffic, connections, duration, Some(rate)).await
 }
 
 async fn run(
     addr: &str,
-    secrets: Arc<Vec<String>>,
+    traffic: &Traffic,
     connections: usize,
     duration: Duration,
     rate: Option<f64>,
@@ -163,10 +181,11 @@ async fn run(
         .into_iter()
         .enumerate()
         .map(|(k, mut conn)| {
-            let secrets = secrets.clone();
+            let Traffic { secrets, proofs } = traffic.clone();
             let first = spacing.map(|s| start + s.mul_f64(k as f64 / connections as f64));
             tokio::spawn(async move {
                 let (mut ok, mut errors, mut latencies) = (0u64, 0u64, Vec::new());
+                let mut out_of_proofs = false;
                 let mut slot = first;
                 if slot.is_none() {
                     tokio::time::sleep_until(start).await;
@@ -182,8 +201,16 @@ async fn run(
                         break;
                     }
                     let secret = conn.next_secret(&secrets);
+                    let proof = match proofs.as_deref().map(ProofPool::take) {
+                        None => None,
+                        Some(Some(proof)) => Some(proof),
+                        Some(None) => {
+                            out_of_proofs = true;
+                            break;
+                        }
+                    };
                     let sent = Instant::now();
-                    match conn.exchange(secret).await {
+                    match conn.exchange(secret, proof).await {
                         Ok(200) => {
                             ok += 1;
                             latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
@@ -195,18 +222,20 @@ async fn run(
                         }
                     }
                 }
-                (ok, errors, latencies)
+                (ok, errors, latencies, out_of_proofs)
             })
         })
         .collect();
     let mut stats = RunStats {
         ok: 0,
         errors: 0,
+        out_of_proofs: 0,
         elapsed: duration,
         latencies_us: Vec::new(),
     };
     for task in tasks {
-        let (ok, errors, latencies) = task.await.expect("connection task");
+        let (ok, errors, latencies, out_of_proofs) = task.await.expect("connection task");
+        stats.out_of_proofs += usize::from(out_of_proofs);
         stats.ok += ok;
         stats.errors += errors;
         stats.latencies_us.extend(latencies);

@@ -4,12 +4,14 @@
 //! library; then, for each number of keys in use (all of them, and `--hot`
 //! of them when there are more), the release binary started on it,
 //! exchanges at saturation (closed loop), then p50/p99 at half that rate
-//! (open loop), the server's CPU time per exchange and its peak RSS; and
-//! ring's ES256 signing rate as the floor. Not part of `cargo test`: a
-//! `harness = false` bench target.
+//! (open loop), the server's CPU time per exchange and its peak RSS; the
+//! same again with a DPoP proof on every exchange, for the cached rows;
+//! and ring's ES256 signing and verifying rates as the floor. Not part of
+//! `cargo test`: a `harness = false` bench target.
 
 mod floor;
 mod load;
+mod proofs;
 mod seed;
 mod server;
 
@@ -17,7 +19,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{ArgAction, Parser};
+
+use load::Traffic;
+use proofs::ProofPool;
 
 #[derive(Parser)]
 #[command(about = "keymint exchange benchmark")]
@@ -43,6 +48,10 @@ struct Args {
     /// Keep-alive connections of the load generator.
     #[arg(long, default_value_t = 32)]
     connections: usize,
+    /// After each row with at most `--hot` keys in use, the same row with
+    /// a DPoP proof on every exchange (proofs made before the run).
+    #[arg(long, action = ArgAction::Set, default_value_t = true)]
+    dpop: bool,
     // `cargo bench` passes --bench to every bench target.
     #[arg(long, hide = true)]
     bench: bool,
@@ -50,6 +59,7 @@ struct Args {
 
 struct Row {
     backend: String,
+    dpop: bool,
     keys: usize,
     in_use: usize,
     saturation: f64,
@@ -74,9 +84,8 @@ fn main() {
             rows.extend(runtime.block_on(scenario(&args, backend, keys, seconds)));
         }
     }
-    let one = floor::es256_signs_per_second(1, Duration::from_secs(2));
-    let two = floor::es256_signs_per_second(2, Duration::from_secs(2));
-    print_report(&rows, one, two);
+    let floor = floor::Floor::measure(Duration::from_secs(2));
+    print_report(&rows, &floor);
 }
 
 async fn scenario(args: &Args, backend: &str, keys: usize, seconds: Duration) -> Vec<Row> {
@@ -97,44 +106,113 @@ async fn scenario(args: &Args, backend: &str, keys: usize, seconds: Duration) ->
     for in_use in in_use {
         // The first keys: the seed gives each a random secret, so any
         // `in_use` of them are as good as a random sample.
-        let used = Arc::new(secrets[..in_use].to_vec());
-        rows.push(run(args, &db, backend, keys, used, seconds).await);
+        let plain = Traffic {
+            secrets: Arc::new(secrets[..in_use].to_vec()),
+            proofs: None,
+        };
+        let row = run(args, &db, backend, keys, &plain, seconds).await;
+        let plain_rate = row.saturation;
+        rows.push(row);
+        if args.dpop && in_use <= args.hot {
+            rows.push(run_dpop(args, &db, backend, keys, plain, plain_rate, seconds).await);
+        }
     }
     rows
 }
 
-/// One row: a fresh server on `db`, exchanging the `secrets` given.
+/// The DPoP row after a plain one: the same keys, each exchange with a
+/// proof of its own. Each phase gets a fresh pool, sized from the plain
+/// row's rate (a proof costs the server more, never less) with room to
+/// spare, so no connection runs dry.
+async fn run_dpop(
+    args: &Args,
+    db: &seed::BenchDb,
+    backend: &str,
+    keys: usize,
+    plain: Traffic,
+    plain_rate: f64,
+    seconds: Duration,
+) -> Row {
+    let with_proofs = |rate: f64, duration: Duration| {
+        let count = (rate * 1.5 * duration.as_secs_f64()) as usize + 10 * args.connections;
+        let making = Instant::now();
+        let pool = ProofPool::make(count);
+        eprintln!("{count} DPoP proofs made in {:.1?}", making.elapsed());
+        Traffic {
+            secrets: plain.secrets.clone(),
+            proofs: Some(Arc::new(pool)),
+        }
+    };
+    let phases = Phases {
+        warm_up: with_proofs(plain_rate, Duration::from_secs(1)),
+        saturation: with_proofs(plain_rate, seconds),
+        // Made once the saturation rate is known: see `run`.
+        half_load: Box::new(move |rate| with_proofs(rate / 2.0, seconds)),
+    };
+    run_phases(args, db, backend, keys, true, phases, seconds).await
+}
+
+/// One row: a fresh server on `db`, exchanging the keys of `traffic`.
 async fn run(
     args: &Args,
     db: &seed::BenchDb,
     backend: &str,
     keys: usize,
-    secrets: Arc<Vec<String>>,
+    traffic: &Traffic,
     seconds: Duration,
 ) -> Row {
-    let in_use = secrets.len();
+    let half_load = traffic.clone();
+    let phases = Phases {
+        warm_up: traffic.clone(),
+        saturation: traffic.clone(),
+        half_load: Box::new(move |_| half_load.clone()),
+    };
+    run_phases(args, db, backend, keys, false, phases, seconds).await
+}
+
+/// What each phase of a row sends; the half-load traffic is made from the
+/// saturation rate.
+struct Phases<'a> {
+    warm_up: Traffic,
+    saturation: Traffic,
+    half_load: Box<dyn FnOnce(f64) -> Traffic + 'a>,
+}
+
+async fn run_phases(
+    args: &Args,
+    db: &seed::BenchDb,
+    backend: &str,
+    keys: usize,
+    dpop: bool,
+    phases: Phases<'_>,
+    seconds: Duration,
+) -> Row {
+    let in_use = phases.saturation.secrets.len();
     let server = server::Server::start(&args.server, &db.url);
     let addr = server.addr.clone();
+    let label = if dpop { " with DPoP" } else { "" };
 
     // Warm-up: connections, caches, the pool.
-    load::saturate(
-        &addr,
-        secrets.clone(),
-        args.connections,
-        Duration::from_secs(1),
-    )
-    .await;
+    let warm_up = &phases.warm_up;
+    load::saturate(&addr, warm_up, args.connections, Duration::from_secs(1)).await;
     let cpu_before = server.cpu_micros();
-    let saturated = load::saturate(&addr, secrets.clone(), args.connections, seconds).await;
+    let saturated = load::saturate(&addr, &phases.saturation, args.connections, seconds).await;
     let cpu_used = server.cpu_micros() - cpu_before;
     let rate = saturated.per_second();
     eprintln!(
-        "{backend}/{keys} ({in_use} in use): {rate:.0} exchanges/s at saturation ({} errors)",
+        "{backend}/{keys} ({in_use} in use){label}: {rate:.0} exchanges/s at saturation ({} errors)",
         saturated.errors
     );
-    let mut half = load::paced(&addr, secrets, args.connections, seconds, rate / 2.0).await;
+    let half_load = (phases.half_load)(rate);
+    let mut half = load::paced(&addr, &half_load, args.connections, seconds, rate / 2.0).await;
+    let out_of_proofs = saturated.out_of_proofs + half.out_of_proofs;
+    assert_eq!(
+        out_of_proofs, 0,
+        "{out_of_proofs} connections ran out of DPoP proofs: the figures would be wrong"
+    );
     let row = Row {
         backend: backend.to_owned(),
+        dpop,
         keys,
         in_use,
         saturation: rate,
@@ -149,7 +227,7 @@ async fn run(
     row
 }
 
-fn print_report(rows: &[Row], one_core: f64, two_threads: f64) {
+fn print_report(rows: &[Row], floor: &floor::Floor) {
     println!("machine: {}", machine());
     println!();
     println!(
@@ -158,8 +236,9 @@ fn print_report(rows: &[Row], one_core: f64, two_threads: f64) {
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} ({:.0}) | {:.1} | {:.1} | {} |",
+            "| {}{} | {} | {} | {:.0} | {:.2} | {:.2} ({:.0}) | {:.1} | {:.1} | {} |",
             r.backend,
+            if r.dpop { " + DPoP" } else { "" },
             r.keys,
             r.in_use,
             r.saturation,
@@ -172,14 +251,24 @@ fn print_report(rows: &[Row], one_core: f64, two_threads: f64) {
         );
     }
     println!(
-        "| floor: ring ES256 sign | | | {one_core:.0} per core ({:.1} µs); {two_threads:.0} on 2 threads | | | | | |",
-        1e6 / one_core
+        "| floor: ring ES256 sign | | | {:.0} per core ({:.1} µs); {:.0} on 2 threads | | | | | |",
+        floor.sign_one_core,
+        1e6 / floor.sign_one_core,
+        floor.sign_two_threads
+    );
+    println!(
+        "| floor: ring ES256 verify | | | {:.0} per core ({:.1} µs) | | | | | |",
+        floor.verify_one_core,
+        1e6 / floor.verify_one_core
     );
     println!();
+    let row = |backend: &str, keys: usize, in_use: usize, dpop: bool| {
+        rows.iter().find(|r| {
+            r.backend == backend && r.keys == keys && r.in_use == in_use && r.dpop == dpop
+        })
+    };
     let find = |backend: &str, keys: usize, in_use: usize| {
-        rows.iter()
-            .find(|r| r.backend == backend && r.keys == keys && r.in_use == in_use)
-            .map(|r| r.saturation)
+        row(backend, keys, in_use, false).map(|r| r.saturation)
     };
     let (small, large) = (
         rows.iter().map(|r| r.keys).min().unwrap_or(0),
@@ -200,7 +289,19 @@ fn print_report(rows: &[Row], one_core: f64, two_threads: f64) {
             }
         }
     }
-    for r in rows {
+    for r in rows.iter().filter(|r| r.dpop) {
+        if let Some(plain) = row(&r.backend, r.keys, r.in_use, false) {
+            println!(
+                "{} / {} keys ({} in use): DPoP / plain = {:.2} of the rate, {:+.1} µs of server CPU per exchange",
+                r.backend,
+                r.keys,
+                r.in_use,
+                r.saturation / plain.saturation,
+                r.cpu_us - plain.cpu_us
+            );
+        }
+    }
+    for r in rows.iter().filter(|r| !r.dpop) {
         if r.backend == "postgres"
             && let Some(sqlite) = find("sqlite", r.keys, r.in_use)
         {

@@ -20,7 +20,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use auth_version::AuthVersion;
 pub use health::Health;
-pub use work::{read, run, with_connection};
+pub use work::{read, run, run_unfenced, with_connection};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");

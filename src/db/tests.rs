@@ -130,3 +130,20 @@ fn usage_counts_survive_their_move_to_their_own_table_and_back() {
     conn.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
     assert_eq!(usage(&mut conn, "api_keys", "id"), before);
 }
+
+/// A batch of used DPoP proofs records each id once: the second of two
+/// equal ids in one batch, and an id recorded by an earlier batch, are
+/// replays; the answers come in the batch's order.
+#[test]
+fn proofs_are_recorded_once_within_and_across_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("proofs.db").display());
+    let pool = connect(&url, 1).unwrap();
+    migrate(&pool).unwrap();
+    let mut conn = pool.get().unwrap();
+    let proof = |id: &str| (id.to_owned(), 2_000_000_000);
+    let first = models::dpop::first_uses(&mut conn, &[proof("a"), proof("b"), proof("a")]);
+    assert_eq!(first.unwrap(), [true, true, false]);
+    let second = models::dpop::first_uses(&mut conn, &[proof("b"), proof("c")]);
+    assert_eq!(second.unwrap(), [false, true]);
+}

@@ -3,11 +3,12 @@
 //! token that leaks is useless without that key.
 //!
 //! [`proof`] checks one proof statelessly; [`replay`] remembers the proofs
-//! used; [`nonce`] makes and checks server nonces; [`prover`] makes proofs
+//! one process used, [`ledger`] those all replicas used; [`nonce`] makes and checks server nonces; [`prover`] makes proofs
 //! (a client's side). [`DpopGuard`] is keymint's own use of them: a proof
 //! presented to keymint is checked, then (once its request's credential
 //! checked out) taken, once, on every replica.
 
+pub mod ledger;
 pub mod nonce;
 pub mod proof;
 pub mod prover;
@@ -20,6 +21,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
 use crate::db::{self, Pool, models};
 use crate::error::ApiError;
+use ledger::Ledger;
 use nonce::Nonces;
 use replay::ReplayCache;
 
@@ -45,7 +47,7 @@ pub struct DpopGuard {
     nonces: Option<Nonces>,
     /// Replicas share a database (PostgreSQL): a proof is also taken there,
     /// so that it is accepted once across all of them.
-    shared: bool,
+    shared: Option<Ledger>,
 }
 
 impl DpopGuard {
@@ -53,7 +55,7 @@ impl DpopGuard {
         Self {
             seen: ReplayCache::new(REPLAY_CAPACITY),
             nonces,
-            shared,
+            shared: shared.then(Ledger::default),
         }
     }
 
@@ -117,15 +119,10 @@ impl DpopGuard {
                 ));
             }
         }
-        if self.shared {
-            let id = format!("{id:032x}");
-            let first = db::run(pool, move |conn| {
-                Ok(models::dpop::first_use(conn, &id, until)?)
-            })
-            .await?;
-            if !first {
-                return Err(replayed());
-            }
+        if let Some(ledger) = &self.shared
+            && !ledger.first_use(pool, format!("{id:032x}"), until).await?
+        {
+            return Err(replayed());
         }
         Ok(())
     }
@@ -133,7 +130,7 @@ impl DpopGuard {
     /// Forgets the shared record of proofs that can no longer be replayed.
     /// Blocking; for a background task.
     pub fn sweep(&self, pool: &Pool, now: i64) -> Result<usize, ApiError> {
-        if !self.shared {
+        if self.shared.is_none() {
             return Ok(0);
         }
         db::with_connection(pool, |conn| Ok(models::dpop::forget_expired(conn, now)?))

@@ -152,6 +152,22 @@ async fn the_exchange_refuses_every_bad_proof(backend: Backend) {
         b64(&json!({"typ": "dpop+jwt", "alg": "none", "jwk": signer.jwk()})),
         b64(&claims)
     );
+    // HS256 keyed with the public JWK's own bytes: what a library that
+    // takes the header's algorithm would accept.
+    let hs256_input = format!(
+        "{}.{}",
+        b64(&json!({"typ": "dpop+jwt", "alg": "HS256", "jwk": signer.jwk()})),
+        b64(&claims)
+    );
+    let mac_key =
+        ring::hmac::Key::new(ring::hmac::HMAC_SHA256, signer.jwk().to_string().as_bytes());
+    let symmetric = format!(
+        "{hs256_input}.{}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            ring::hmac::sign(&mac_key, hs256_input.as_bytes())
+        )
+    );
     let bad = [
         ("another URL", at("/api/v1/me", "POST", now())),
         ("another method", at("/auth/token", "GET", now())),
@@ -162,6 +178,7 @@ async fn the_exchange_refuses_every_bad_proof(backend: Backend) {
         ),
         ("a private key", private),
         ("alg none", unsigned),
+        ("HS256 keyed with the public key", symmetric),
         ("not a JWT", "garbage".to_owned()),
     ];
     for (what, proof) in bad {
@@ -540,4 +557,45 @@ async fn postgres_replicas_take_a_proof_once_and_share_their_nonces() {
     let (status, body) = status_and_json(call(&replica.base).await.unwrap()).await;
     assert_eq!(status, 200, "{body}");
     assert_dpop_refusal(call(&app.base).await.unwrap(), "invalid_dpop_proof").await;
+}
+
+/// Proofs taken at once on one replica are written together (see
+/// `dpop::ledger`), and each of them is still a replay on the other
+/// replica; a fresh proof there is the control.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_replicas_refuse_each_of_many_proofs_taken_at_once() {
+    const ISSUER: &str = "http://keymint.test";
+    const AT_ONCE: usize = 40;
+    let issuer = |config: &mut keymint::config::Config| {
+        config.issuer = Some(ISSUER.to_owned());
+    };
+    let Some(app) = spawn_app_with(Backend::Postgres, issuer).await else {
+        return;
+    };
+    let replica = app.replica_with(issuer).await;
+    let (_, secret) = app.insert_key(|_| {}).await;
+    let key = holder();
+    let token_url = format!("{ISSUER}/auth/token");
+    let proofs: Vec<String> = (0..AT_ONCE)
+        .map(|_| key.proof("POST", &token_url, None, None, now()).unwrap())
+        .collect();
+    let send_all = |base: &str, proofs: Vec<String>| {
+        let mut exchanges = tokio::task::JoinSet::new();
+        for proof in proofs {
+            let request = app
+                .client
+                .post(format!("{base}/auth/token"))
+                .bearer_auth(secret.expose())
+                .header("DPoP", proof);
+            exchanges.spawn(async move { request.send().await.unwrap().status().as_u16() });
+        }
+        exchanges.join_all()
+    };
+    let taken = send_all(&app.base, proofs.clone()).await;
+    assert!(taken.iter().all(|s| *s == 200), "{taken:?}");
+    let replayed = send_all(&replica.base, proofs).await;
+    assert!(replayed.iter().all(|s| *s == 400), "{replayed:?}");
+    let fresh = key.proof("POST", &token_url, None, None, now()).unwrap();
+    let control = send_all(&replica.base, vec![fresh]).await;
+    assert_eq!(control, [200]);
 }

@@ -3,14 +3,61 @@
 //! memory) and the key of the server nonces (`server_secrets`).
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Text};
 
 use crate::db::DbConnection;
 use crate::db::schema::server_secrets;
 
+/// Records proofs as used, each `(id, expires_at)` (unix seconds) in one
+/// statement on PostgreSQL: for each, in order, `true` the first time any
+/// replica records it, `false` for a replay (or an id already earlier in
+/// `proofs`).
+pub fn first_uses(conn: &mut DbConnection, proofs: &[(String, i64)]) -> QueryResult<Vec<bool>> {
+    let mut unique = std::collections::HashSet::with_capacity(proofs.len());
+    let (ids, expiries): (Vec<&str>, Vec<i64>) = proofs
+        .iter()
+        .filter(|(id, _)| unique.insert(id.as_str()))
+        .map(|(id, until)| (id.as_str(), *until))
+        .unzip();
+    let recorded: std::collections::HashSet<String> = match conn {
+        DbConnection::Pg(conn) => {
+            #[derive(QueryableByName)]
+            struct Recorded {
+                #[diesel(sql_type = Text)]
+                id: String,
+            }
+            diesel::sql_query(
+                "INSERT INTO dpop_proofs (id, expires_at) \
+                 SELECT * FROM unnest($1::text[], $2::int8[]) \
+                 ON CONFLICT (id) DO NOTHING RETURNING id",
+            )
+            .bind::<Array<Text>, _>(&ids)
+            .bind::<Array<BigInt>, _>(&expiries)
+            .load::<Recorded>(conn)?
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
+        }
+        sqlite @ DbConnection::Sqlite(_) => {
+            let mut recorded = std::collections::HashSet::new();
+            for (id, until) in ids.iter().zip(&expiries) {
+                if first_use(sqlite, id, *until)? {
+                    recorded.insert((*id).to_owned());
+                }
+            }
+            recorded
+        }
+    };
+    // The first of two equal ids takes the record; the second is a replay.
+    Ok(proofs
+        .iter()
+        .map(|(id, _)| recorded.contains(id) && unique.remove(id.as_str()))
+        .collect())
+}
+
 /// Records a proof as used until `expires_at` (unix seconds): `true` the
 /// first time any replica records it, `false` for a replay.
-pub fn first_use(conn: &mut DbConnection, id: &str, expires_at: i64) -> QueryResult<bool> {
+fn first_use(conn: &mut DbConnection, id: &str, expires_at: i64) -> QueryResult<bool> {
     let inserted = match conn {
         DbConnection::Pg(conn) => diesel::sql_query(
             "INSERT INTO dpop_proofs (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
