@@ -24,12 +24,13 @@ use crate::state::AppState;
 use crate::throttle::FailureThrottle;
 use crate::tokens::own::OwnKeys;
 use crate::usage::UsageBuffer;
+use crate::used_once::Ledger;
 use crate::{http, shutdown, tls, tokens};
 
 /// How often buffered usage counts are written.
 const USAGE_FLUSH_PERIOD: Duration = Duration::from_secs(5);
-/// How often used DPoP proofs past their window are forgotten (PostgreSQL).
-const DPOP_SWEEP_PERIOD: Duration = Duration::from_secs(60);
+/// How often uses past their window (DPoP proofs, federated tokens) are forgotten.
+const USED_ONCE_SWEEP_PERIOD: Duration = Duration::from_secs(60);
 /// How long requests in flight may take to finish after a stop signal.
 /// Kubernetes kills a pod 30 s after SIGTERM by default: this leaves time
 /// for the usage flush that follows.
@@ -130,7 +131,7 @@ impl Server {
             config,
             issuer,
             keys,
-            pool,
+            pool: pool.clone(),
             signing,
             usage: UsageBuffer::default(),
             failures: FailureThrottle::default(),
@@ -138,6 +139,7 @@ impl Server {
             limiter: RateLimiter::default(),
             own_keys: OwnKeys::default(),
             dpop,
+            used_once: Ledger::new(pool.clone()),
             metrics: Metrics::new(crate::exchange::OUTCOMES),
         };
         Ok(Self {
@@ -241,16 +243,16 @@ impl Server {
                 },
             ),
             every(
-                DPOP_SWEEP_PERIOD,
-                "forgetting used DPoP proofs",
+                USED_ONCE_SWEEP_PERIOD,
+                "forgetting used DPoP proofs and federated tokens",
                 stopped.clone(),
                 {
                     let state = state.clone();
                     move || {
                         let now = chrono::Utc::now().timestamp();
                         state
-                            .dpop
-                            .sweep(&state.pool, now)
+                            .used_once
+                            .forget_expired(now)
                             .map(drop)
                             .map_err(|e| e.detail())
                     }

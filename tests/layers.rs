@@ -35,6 +35,8 @@ const FLOORS: [(&str, &[&str]); 7] = [
             "api_keys/",
             "tokens/",
             "dpop/",
+            "used_once.rs",
+            "jws.rs",
             "signing/",
             "verifier/",
             "throttle.rs",

@@ -53,7 +53,7 @@ pub async fn authenticate(
     // fill the memory of used proofs.
     if let Some(proof) = &authenticated.proof {
         let now = now.and_utc().timestamp();
-        (state.dpop.take(&state.pool, proof, now).await).map_err(ApiError::at_resource)?;
+        (state.dpop.take(&state.used_once, proof, now).await).map_err(ApiError::at_resource)?;
     }
     Ok(authenticated.authenticated)
 }

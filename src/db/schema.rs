@@ -81,9 +81,28 @@ diesel::table! {
 }
 
 diesel::table! {
-    dpop_proofs (id) {
+    used_once (id) {
         id -> Text,
         expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    trust_policies (id) {
+        id -> Text,
+        workspace_id -> Text,
+        name -> Text,
+        issuer -> Text,
+        jwks_uri -> Nullable<Text>,
+        audiences -> Text,
+        subject -> Nullable<Text>,
+        claims -> Text,
+        scopes -> Text,
+        environment -> Nullable<Text>,
+        max_ttl_seconds -> Nullable<Integer>,
+        rate_limit -> Nullable<Integer>,
+        created_at -> Timestamp,
+        created_by -> Nullable<Text>,
     }
 }
 
@@ -130,6 +149,7 @@ diesel::joinable!(invitations -> workspaces (workspace_id));
 diesel::joinable!(api_keys -> workspaces (workspace_id));
 diesel::joinable!(audit_events -> workspaces (workspace_id));
 diesel::joinable!(api_key_usage -> api_keys (key_id));
+diesel::joinable!(trust_policies -> workspaces (workspace_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     workspaces,
@@ -140,4 +160,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     api_key_usage,
     audit_events,
+    trust_policies,
 );

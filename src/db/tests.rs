@@ -142,8 +142,8 @@ fn proofs_are_recorded_once_within_and_across_batches() {
     migrate(&pool).unwrap();
     let mut conn = pool.get().unwrap();
     let proof = |id: &str| (id.to_owned(), 2_000_000_000);
-    let first = models::dpop::first_uses(&mut conn, &[proof("a"), proof("b"), proof("a")]);
+    let first = models::used_once::first_uses(&mut conn, &[proof("a"), proof("b"), proof("a")]);
     assert_eq!(first.unwrap(), [true, true, false]);
-    let second = models::dpop::first_uses(&mut conn, &[proof("b"), proof("c")]);
+    let second = models::used_once::first_uses(&mut conn, &[proof("b"), proof("c")]);
     assert_eq!(second.unwrap(), [false, true]);
 }

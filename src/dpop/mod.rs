@@ -3,12 +3,11 @@
 //! token that leaks is useless without that key.
 //!
 //! [`proof`] checks one proof statelessly; [`replay`] remembers the proofs
-//! one process used, [`ledger`] those all replicas used; [`nonce`] makes and checks server nonces; [`prover`] makes proofs
+//! one process used (`crate::used_once` those all replicas used); [`nonce`] makes and checks server nonces; [`prover`] makes proofs
 //! (a client's side). [`DpopGuard`] is keymint's own use of them: a proof
 //! presented to keymint is checked, then (once its request's credential
 //! checked out) taken, once, on every replica.
 
-pub mod ledger;
 pub mod nonce;
 pub mod proof;
 pub mod prover;
@@ -21,7 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
 use crate::db::{self, Pool, models};
 use crate::error::ApiError;
-use ledger::Ledger;
+use crate::used_once::Ledger;
 use nonce::Nonces;
 use replay::ReplayCache;
 
@@ -47,7 +46,7 @@ pub struct DpopGuard {
     nonces: Option<Nonces>,
     /// Replicas share a database (PostgreSQL): a proof is also taken there,
     /// so that it is accepted once across all of them.
-    shared: Option<Ledger>,
+    shared: bool,
 }
 
 impl DpopGuard {
@@ -55,7 +54,7 @@ impl DpopGuard {
         Self {
             seen: ReplayCache::new(REPLAY_CAPACITY),
             nonces,
-            shared: shared.then(Ledger::default),
+            shared,
         }
     }
 
@@ -69,7 +68,7 @@ impl DpopGuard {
         let candidate = crate::secrets::random_bytes::<32>()
             .map_err(|_| ApiError::internal("system random failed"))?;
         let key = db::with_connection(pool, |conn| {
-            Ok(models::dpop::shared_secret(
+            Ok(models::server_secrets::shared_secret(
                 conn,
                 NONCE_KEY,
                 &B64.encode(candidate),
@@ -104,7 +103,12 @@ impl DpopGuard {
     }
 
     /// Takes a checked proof: it is accepted this once, on every replica.
-    pub async fn take(&self, pool: &Pool, proof: &VerifiedProof, now: i64) -> Result<(), ApiError> {
+    pub async fn take(
+        &self,
+        shared: &Ledger,
+        proof: &VerifiedProof,
+        now: i64,
+    ) -> Result<(), ApiError> {
         let replayed = || ApiError::InvalidDpopProof("it was used before".to_owned());
         let id = replay::proof_id(&proof.jkt, &proof.jti);
         // Acceptable until its iat leaves the window: remembered that long.
@@ -119,20 +123,9 @@ impl DpopGuard {
                 ));
             }
         }
-        if let Some(ledger) = &self.shared
-            && !ledger.first_use(pool, format!("{id:032x}"), until).await?
-        {
+        if self.shared && !shared.first_use(format!("{id:032x}"), until).await? {
             return Err(replayed());
         }
         Ok(())
-    }
-
-    /// Forgets the shared record of proofs that can no longer be replayed.
-    /// Blocking; for a background task.
-    pub fn sweep(&self, pool: &Pool, now: i64) -> Result<usize, ApiError> {
-        if self.shared.is_none() {
-            return Ok(0);
-        }
-        db::with_connection(pool, |conn| Ok(models::dpop::forget_expired(conn, now)?))
     }
 }

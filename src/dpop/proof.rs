@@ -5,9 +5,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use ring::signature::{self as sig, UnparsedPublicKey};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use crate::jws::{self, JwsAlg, JwsError, PublicJwk};
 
 /// The proof's `typ` header (RFC 9449 section 4.2).
 pub const PROOF_TYPE: &str = "dpop+jwt";
@@ -22,27 +23,6 @@ pub const MAX_PROOF_LEN: usize = 8 * 1024;
 /// `Ed25519` is RFC 9864's fully-specified name for EdDSA over Ed25519,
 /// which newer clients (panva's `dpop`) send.
 pub const ALGORITHMS: [&str; 5] = ["ES256", "EdDSA", "Ed25519", "RS256", "PS256"];
-
-/// A proof's algorithm: one of [`ALGORITHMS`], never `none` or HS*.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ProofAlg {
-    Es256,
-    Ed25519,
-    Rs256,
-    Ps256,
-}
-
-impl ProofAlg {
-    fn parse(alg: &str) -> Option<Self> {
-        Some(match alg {
-            "ES256" => ProofAlg::Es256,
-            "EdDSA" | "Ed25519" => ProofAlg::Ed25519,
-            "RS256" => ProofAlg::Rs256,
-            "PS256" => ProofAlg::Ps256,
-            _ => return None,
-        })
-    }
-}
 
 /// JWK members that only a private key has: a proof carrying any of them
 /// has leaked its key, and keymint will not be the one to accept it.
@@ -137,12 +117,22 @@ pub fn single_header<'a>(
         .map_err(|_| "the DPoP header is not text")
 }
 
+impl From<JwsError> for ProofError {
+    fn from(error: JwsError) -> Self {
+        match error {
+            JwsError::Malformed => ProofError::Malformed,
+            JwsError::BadKey => ProofError::BadKey,
+            JwsError::BadSignature => ProofError::BadSignature,
+        }
+    }
+}
+
 /// Checks `proof` against the request it came with.
 pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<VerifiedProof, ProofError> {
-    if proof.len() > MAX_PROOF_LEN || proof.split('.').count() != 3 {
+    if proof.len() > MAX_PROOF_LEN {
         return Err(ProofError::Malformed);
     }
-    let header = header(proof)?;
+    let header: Header = jws::decode_header(proof)?;
     if !header
         .typ
         .as_deref()
@@ -153,7 +143,7 @@ pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<VerifiedProof, Pro
     if header.crit.is_some() {
         return Err(ProofError::Malformed);
     }
-    let alg = ProofAlg::parse(&header.alg).ok_or(ProofError::AlgorithmNotAllowed)?;
+    let alg = JwsAlg::parse(&header.alg).ok_or(ProofError::AlgorithmNotAllowed)?;
     let members = header.jwk.ok_or(ProofError::BadKey)?;
     if PRIVATE_MEMBERS
         .iter()
@@ -161,103 +151,9 @@ pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<VerifiedProof, Pro
     {
         return Err(ProofError::PrivateKey);
     }
-    let key = PublicKey::of(&members, alg)?;
-    let claims = key.check_signature(proof)?;
-    check_claims(claims, expected, key.thumbprint)
-}
-
-fn header(proof: &str) -> Result<Header, ProofError> {
-    let encoded = proof.split('.').next().ok_or(ProofError::Malformed)?;
-    let bytes = B64.decode(encoded).map_err(|_| ProofError::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| ProofError::Malformed)
-}
-
-/// The proof's key, checked to be a public key of the proof's algorithm,
-/// with its RFC 7638 thumbprint.
-struct PublicKey {
-    alg: ProofAlg,
-    /// The key as ring takes it: an uncompressed P-256 point, the Ed25519
-    /// bytes, or RSA's modulus and exponent.
-    material: Material,
-    thumbprint: String,
-}
-
-enum Material {
-    Bytes(Vec<u8>),
-    Rsa { n: Vec<u8>, e: Vec<u8> },
-}
-
-impl PublicKey {
-    fn of(members: &Map<String, Value>, alg: ProofAlg) -> Result<Self, ProofError> {
-        let text = |name: &str| members.get(name).and_then(Value::as_str);
-        let bytes = |name: &str| {
-            let value = text(name).ok_or(ProofError::BadKey)?;
-            B64.decode(value).map_err(|_| ProofError::BadKey)
-        };
-        // The members RFC 7638 names for the key's type, in its order.
-        let (required, material): (&[&str], Material) = match (text("kty"), alg) {
-            (Some("EC"), ProofAlg::Es256) if text("crv") == Some("P-256") => {
-                let (x, y) = (bytes("x")?, bytes("y")?);
-                if x.len() != 32 || y.len() != 32 {
-                    return Err(ProofError::BadKey);
-                }
-                let point = [&[0x04][..], &x, &y].concat();
-                (&["crv", "kty", "x", "y"], Material::Bytes(point))
-            }
-            (Some("OKP"), ProofAlg::Ed25519) if text("crv") == Some("Ed25519") => {
-                (&["crv", "kty", "x"], Material::Bytes(bytes("x")?))
-            }
-            (Some("RSA"), ProofAlg::Rs256 | ProofAlg::Ps256) => {
-                let (n, e) = (bytes("n")?, bytes("e")?);
-                (&["e", "kty", "n"], Material::Rsa { n, e })
-            }
-            _ => return Err(ProofError::BadKey),
-        };
-        let thumbprinted: Map<String, Value> = required
-            .iter()
-            .map(|name| {
-                (
-                    (*name).to_owned(),
-                    members.get(*name).cloned().unwrap_or_default(),
-                )
-            })
-            .collect();
-        Ok(Self {
-            alg,
-            material,
-            thumbprint: crate::signing::key::thumbprint(&Value::Object(thumbprinted)),
-        })
-    }
-
-    /// The proof's claims, once its signature verifies with this key by
-    /// the proof's algorithm (ring; RSA keys of 2048 to 8192 bits).
-    fn check_signature(&self, proof: &str) -> Result<Claims, ProofError> {
-        let (signed, signature) = proof.rsplit_once('.').ok_or(ProofError::Malformed)?;
-        let signature = B64.decode(signature).map_err(|_| ProofError::Malformed)?;
-        let message = signed.as_bytes();
-        let verified = match (&self.material, self.alg) {
-            (Material::Bytes(point), ProofAlg::Es256) => {
-                UnparsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, point)
-                    .verify(message, &signature)
-            }
-            (Material::Bytes(x), ProofAlg::Ed25519) => {
-                UnparsedPublicKey::new(&sig::ED25519, x).verify(message, &signature)
-            }
-            (Material::Rsa { n, e }, ProofAlg::Rs256 | ProofAlg::Ps256) => {
-                let params = if self.alg == ProofAlg::Rs256 {
-                    &sig::RSA_PKCS1_2048_8192_SHA256
-                } else {
-                    &sig::RSA_PSS_2048_8192_SHA256
-                };
-                sig::RsaPublicKeyComponents { n, e }.verify(params, message, &signature)
-            }
-            _ => return Err(ProofError::BadKey),
-        };
-        verified.map_err(|_| ProofError::BadSignature)?;
-        let payload = signed.split('.').nth(1).ok_or(ProofError::Malformed)?;
-        let payload = B64.decode(payload).map_err(|_| ProofError::Malformed)?;
-        serde_json::from_slice(&payload).map_err(|_| ProofError::Malformed)
-    }
+    let key = PublicJwk::of(&members, alg)?;
+    let claims = jws::decode_payload(&key.verify(proof)?)?;
+    check_claims(claims, expected, key.thumbprint().to_owned())
 }
 
 fn check_claims(

@@ -241,7 +241,10 @@ async fn attempt(
         Err(error) => return Ok((Some(named), Err(error))),
     };
     if let Some(proof) = &proof
-        && let Err(error) = state.dpop.take(&state.pool, proof, now_unix(now)).await
+        && let Err(error) = state
+            .dpop
+            .take(&state.used_once, proof, now_unix(now))
+            .await
     {
         return Ok((Some(named), Err(error)));
     }

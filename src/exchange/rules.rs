@@ -110,7 +110,7 @@ pub(super) fn claims_for(
         client_id: key.id.clone(),
         scope: scope.to_space_separated(),
         ws: key.workspace_id.clone(),
-        kind,
+        kind: kind.into(),
         env: key.environment.clone(),
         role: known.owner.as_ref().map(|o| o.role.as_str().to_owned()),
         email: known.owner.as_ref().map(|o| o.user.email.clone()),
@@ -119,6 +119,7 @@ pub(super) fn claims_for(
             .allowed_cidrs()
             .map(|cidrs| cidrs.iter().map(ToString::to_string).collect()),
         cnf: None,
+        fed_iss: None,
     }
 }
 

@@ -69,7 +69,8 @@ impl FromRequest for PortalSession {
             rate_limit::record(&request, rate)?;
             if let Some(proof) = &proof {
                 let now = now.and_utc().timestamp();
-                (state.dpop.take(&state.pool, proof, now).await).map_err(ApiError::at_resource)?;
+                (state.dpop.take(&state.used_once, proof, now).await)
+                    .map_err(ApiError::at_resource)?;
             }
             Ok(PortalSession {
                 workspace_id: claims.ws,

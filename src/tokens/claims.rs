@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::key_kind::KeyKind;
+use crate::key_kind::ClientKind;
 
 /// The registered claims (RFC 7519 section 4.1) every keymint token
 /// carries: access tokens, login tokens and portal sessions alike.
@@ -56,7 +56,7 @@ pub struct AccessClaims {
     pub scope: String,
     /// The workspace id.
     pub ws: String,
-    pub kind: KeyKind,
+    pub kind: ClientKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,6 +72,9 @@ pub struct AccessClaims {
     /// only good with a proof of that key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
+    /// A federated token's: the issuer of the external token exchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fed_iss: Option<String>,
 }
 
 /// RFC 7800's confirmation claim, with the one member DPoP uses.

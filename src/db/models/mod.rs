@@ -3,10 +3,12 @@
 
 pub mod api_keys;
 pub mod audit;
-pub mod dpop;
 pub mod invitations;
 pub mod key_usage;
 pub mod memberships;
+pub mod server_secrets;
+pub mod trust_policies;
+pub mod used_once;
 pub mod users;
 pub mod workspaces;
 

@@ -63,13 +63,14 @@ fn claims() -> AccessClaims {
         client_id: "key-1".to_owned(),
         scope: "read".to_owned(),
         ws: "ws-1".to_owned(),
-        kind: KeyKind::Workspace,
+        kind: KeyKind::Workspace.into(),
         env: None,
         role: None,
         email: None,
         partner: None,
         cidr: None,
         cnf: None,
+        fed_iss: None,
     }
 }
 

@@ -1,14 +1,12 @@
-//! What DPoP needs every replica to share: the proofs already used
-//! (`dpop_proofs`, PostgreSQL only: one SQLite process remembers them in
-//! memory) and the key of the server nonces (`server_secrets`).
+//! What every replica accepts once (`used_once`): ids of DPoP proofs and
+//! federated tokens, each kept until it could no longer be replayed.
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Text};
 
 use crate::db::DbConnection;
-use crate::db::schema::server_secrets;
 
-/// Records proofs as used, each `(id, expires_at)` (unix seconds) in one
+/// Records uses, each `(id, expires_at)` (unix seconds) in one
 /// statement on PostgreSQL: for each, in order, `true` the first time any
 /// replica records it, `false` for a replay (or an id already earlier in
 /// `proofs`).
@@ -27,7 +25,7 @@ pub fn first_uses(conn: &mut DbConnection, proofs: &[(String, i64)]) -> QueryRes
                 id: String,
             }
             diesel::sql_query(
-                "INSERT INTO dpop_proofs (id, expires_at) \
+                "INSERT INTO used_once (id, expires_at) \
                  SELECT * FROM unnest($1::text[], $2::int8[]) \
                  ON CONFLICT (id) DO NOTHING RETURNING id",
             )
@@ -55,18 +53,18 @@ pub fn first_uses(conn: &mut DbConnection, proofs: &[(String, i64)]) -> QueryRes
         .collect())
 }
 
-/// Records a proof as used until `expires_at` (unix seconds): `true` the
+/// Records one use until `expires_at` (unix seconds): `true` the
 /// first time any replica records it, `false` for a replay.
 fn first_use(conn: &mut DbConnection, id: &str, expires_at: i64) -> QueryResult<bool> {
     let inserted = match conn {
         DbConnection::Pg(conn) => diesel::sql_query(
-            "INSERT INTO dpop_proofs (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO used_once (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
         )
         .bind::<Text, _>(id)
         .bind::<BigInt, _>(expires_at)
         .execute(conn)?,
         DbConnection::Sqlite(conn) => diesel::sql_query(
-            "INSERT INTO dpop_proofs (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO used_once (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
         )
         .bind::<Text, _>(id)
         .bind::<BigInt, _>(expires_at)
@@ -75,38 +73,8 @@ fn first_use(conn: &mut DbConnection, id: &str, expires_at: i64) -> QueryResult<
     Ok(inserted == 1)
 }
 
-/// Forgets proofs that expired before `now`; returns how many.
+/// Forgets uses that expired before `now`; returns how many.
 pub fn forget_expired(conn: &mut DbConnection, now: i64) -> QueryResult<usize> {
-    use crate::db::schema::dpop_proofs::dsl::{dpop_proofs, expires_at};
-    diesel::delete(dpop_proofs.filter(expires_at.lt(now))).execute(conn)
-}
-
-/// The secret called `name`, made from `candidate` by whichever replica
-/// asks first: every replica gets the same value.
-pub fn shared_secret(conn: &mut DbConnection, name: &str, candidate: &str) -> QueryResult<String> {
-    let existing = |conn: &mut DbConnection| {
-        server_secrets::table
-            .find(name)
-            .select(server_secrets::value)
-            .first::<String>(conn)
-            .optional()
-    };
-    if let Some(value) = existing(conn)? {
-        return Ok(value);
-    }
-    // Two replicas starting at once both insert: one wins, both read it.
-    let inserted = diesel::insert_into(server_secrets::table)
-        .values((
-            server_secrets::name.eq(name),
-            server_secrets::value.eq(candidate),
-        ))
-        .execute(conn);
-    match inserted {
-        Ok(_)
-        | Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => existing(conn)?.ok_or(diesel::result::Error::NotFound),
-        Err(error) => Err(error),
-    }
+    use crate::db::schema::used_once::dsl::{expires_at, used_once};
+    diesel::delete(used_once.filter(expires_at.lt(now))).execute(conn)
 }

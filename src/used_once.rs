@@ -1,8 +1,11 @@
-//! The record of used proofs that replicas share (`dpop_proofs`, on
-//! PostgreSQL). Proofs taken while a write is under way wait for the next
-//! one and go together, in one statement: a busy replica makes one round
-//! trip and one commit for many proofs, not one each, and an idle one
-//! still writes each proof at once (a group commit, with no timer).
+//! What every replica accepts once, recorded in the database (`used_once`):
+//! DPoP proofs on PostgreSQL, federated tokens' `jti` on both backends.
+//! Each caller names its uses by a hash with a prefix of its own.
+//!
+//! Uses taken while a write is under way wait for the next one and go
+//! together, in one statement: a busy replica makes one round trip and one
+//! commit for many, not one each, and an idle one still writes each at
+//! once (a group commit, with no timer).
 
 use std::sync::{Mutex, PoisonError};
 
@@ -11,48 +14,60 @@ use tokio::sync::{mpsc, oneshot};
 use crate::db::{self, Pool, models};
 use crate::error::ApiError;
 
-/// Proofs written by one statement at most.
+/// Uses written by one statement at most.
 const BATCH: usize = 512;
 
-/// Proofs waiting for a statement at most; a request past that waits for
+/// Uses waiting for a statement at most; a request past that waits for
 /// room, so a stalled database holds requests, not memory.
 const QUEUE: usize = 8 * BATCH;
 
-/// One proof to record, and who waits to hear whether it was the first.
+/// One use to record, and who waits to hear whether it was the first.
 struct Entry {
     id: String,
     until: i64,
     first: oneshot::Sender<Result<bool, ApiError>>,
 }
 
-/// The writer's queue. The writer is a task started by the first proof
-/// (on the runtime of the request that took it), and again should that
+/// The writer's queue. The writer is a task started by the first use (on
+/// the runtime of the request that took it), and again should that
 /// runtime have stopped.
-#[derive(Default)]
 pub struct Ledger {
+    pool: Pool,
     queue: Mutex<Option<mpsc::Sender<Entry>>>,
 }
 
 impl Ledger {
-    /// Records proof `id` as used until `until` (unix seconds): `true` the
-    /// first time any replica records it.
-    pub async fn first_use(&self, pool: &Pool, id: String, until: i64) -> Result<bool, ApiError> {
+    pub fn new(pool: Pool) -> Self {
+        Self {
+            pool,
+            queue: Mutex::default(),
+        }
+    }
+
+    /// Records `id` as used until `until` (unix seconds): `true` the first
+    /// time any replica records it.
+    pub async fn first_use(&self, id: String, until: i64) -> Result<bool, ApiError> {
         let (first, answer) = oneshot::channel();
         let entry = Entry { id, until, first };
-        self.queue(pool)
-            .send(entry)
-            .await
-            .map_err(|_| writer_gone())?;
+        self.queue().send(entry).await.map_err(|_| writer_gone())?;
         answer.await.map_err(|_| writer_gone())?
     }
 
-    fn queue(&self, pool: &Pool) -> mpsc::Sender<Entry> {
+    /// Forgets the uses past their `until`: they can no longer be replayed.
+    /// Blocking; for a background task.
+    pub fn forget_expired(&self, now: i64) -> Result<usize, ApiError> {
+        db::with_connection(&self.pool, |conn| {
+            Ok(models::used_once::forget_expired(conn, now)?)
+        })
+    }
+
+    fn queue(&self) -> mpsc::Sender<Entry> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         match &*queue {
             Some(sender) if !sender.is_closed() => sender.clone(),
             _ => {
                 let (sender, receiver) = mpsc::channel(QUEUE);
-                tokio::spawn(write(pool.clone(), receiver));
+                tokio::spawn(write(self.pool.clone(), receiver));
                 *queue = Some(sender.clone());
                 sender
             }
@@ -61,7 +76,7 @@ impl Ledger {
 }
 
 fn writer_gone() -> ApiError {
-    ApiError::internal("the DPoP proof writer stopped")
+    ApiError::internal("the writer of used tokens stopped")
 }
 
 /// The writer: whatever is queued, up to [`BATCH`], in one statement, for
@@ -69,9 +84,9 @@ fn writer_gone() -> ApiError {
 async fn write(pool: Pool, mut queue: mpsc::Receiver<Entry>) {
     let mut batch = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut batch, BATCH).await > 0 {
-        let proofs: Vec<(String, i64)> = batch.iter().map(|e| (e.id.clone(), e.until)).collect();
+        let uses: Vec<(String, i64)> = batch.iter().map(|e| (e.id.clone(), e.until)).collect();
         let recorded = db::run_unfenced(&pool, move |conn| {
-            Ok(models::dpop::first_uses(conn, &proofs)?)
+            Ok(models::used_once::first_uses(conn, &uses)?)
         })
         .await;
         match recorded {
@@ -83,12 +98,12 @@ async fn write(pool: Pool, mut queue: mpsc::Receiver<Entry>) {
             }
             Err(error) => {
                 if !matches!(error, ApiError::Unavailable) {
-                    log::error!("recording DPoP proofs: {}", error.detail());
+                    log::error!("recording used tokens: {}", error.detail());
                 }
                 for entry in batch.drain(..) {
                     let _ = entry.first.send(Err(match error {
                         ApiError::Unavailable => ApiError::Unavailable,
-                        _ => ApiError::internal("recording a DPoP proof failed"),
+                        _ => ApiError::internal("recording a used token failed"),
                     }));
                 }
             }
