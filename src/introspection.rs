@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::auth::KnownKey;
 use crate::db::DbConnection;
+use crate::db::models::trust_policies;
 use crate::error::ApiError;
 use crate::secrets::Secret;
 use crate::tokens::AccessClaims;
@@ -19,23 +20,17 @@ pub struct Active {
 
 /// An access token keymint issued (signature already verified): active
 /// while its key [stands](KnownKey::stands) and its secret was not rotated
-/// away since the token was issued. The introspecting service is not the
-/// token's user, so the key's CIDRs are not checked here.
+/// away since the token was issued, or, for a federated token, while its
+/// trust policy exists. The introspecting service is not the token's user,
+/// so the key's CIDRs are not checked here.
 pub fn access_token(
     conn: &mut DbConnection,
     claims: AccessClaims,
     now: NaiveDateTime,
 ) -> Result<Option<Active>, ApiError> {
-    let Some(known) = KnownKey::by_id(conn, &claims.client_id)? else {
+    let Some(workspace_id) = issuer_stands(conn, &claims, now)? else {
         return Ok(None);
     };
-    let issued_at = claims.registered.issued_at().unwrap_or(now);
-    if known.key.workspace_id != claims.ws
-        || !known.honours_token_issued_at(issued_at, now)
-        || known.stands(now).is_err()
-    {
-        return Ok(None);
-    }
     // A bound token's `cnf` is among its claims (RFC 9449 section 6.2).
     let token_type = if claims.cnf.is_some() {
         "DPoP"
@@ -46,9 +41,33 @@ pub fn access_token(
     response["active"] = json!(true);
     response["token_type"] = json!(token_type);
     Ok(Some(Active {
-        workspace_id: known.key.workspace_id,
+        workspace_id,
         response,
     }))
+}
+
+/// The workspace of what the token was issued to, if that still stands:
+/// the key of its kind, or the trust policy of a federated token.
+fn issuer_stands(
+    conn: &mut DbConnection,
+    claims: &AccessClaims,
+    now: NaiveDateTime,
+) -> Result<Option<String>, ApiError> {
+    let Some(kind) = claims.kind.key() else {
+        let policy = trust_policies::find(conn, &claims.client_id)?;
+        return Ok(policy
+            .filter(|policy| policy.workspace_id == claims.ws)
+            .map(|policy| policy.workspace_id));
+    };
+    let Some(known) = KnownKey::by_id(conn, &claims.client_id)? else {
+        return Ok(None);
+    };
+    let issued_at = claims.registered.issued_at().unwrap_or(now);
+    let stands = known.key.workspace_id == claims.ws
+        && known.key.kind() == kind
+        && known.honours_token_issued_at(issued_at, now)
+        && known.stands(now).is_ok();
+    Ok(stands.then_some(known.key.workspace_id))
 }
 
 /// A secret: the key it names, if it stands now (a rotated-away secret

@@ -18,6 +18,7 @@ pub mod db;
 pub mod dpop;
 pub mod error;
 pub mod exchange;
+pub mod federation;
 pub mod http;
 pub mod introspection;
 pub mod jws;

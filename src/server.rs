@@ -16,6 +16,7 @@ use crate::config::{Config, ConfigError, redact_url};
 use crate::db::{self, SetupError, auth_version};
 use crate::dpop::DpopGuard;
 use crate::error::ApiError;
+use crate::federation::Issuers;
 use crate::metrics::Metrics;
 use crate::passwords::pool::HashPool;
 use crate::ratelimit::RateLimiter;
@@ -70,6 +71,8 @@ pub enum StartError {
     Tls(String),
     #[error("bootstrap: {0}")]
     Bootstrap(ApiError),
+    #[error("the HTTP client for federated issuers: {0}")]
+    Federation(reqwest::Error),
 }
 
 /// A server that is set up and bound, not yet serving.
@@ -139,6 +142,7 @@ impl Server {
             limiter: RateLimiter::default(),
             own_keys: OwnKeys::default(),
             dpop,
+            federation: Issuers::new().map_err(StartError::Federation)?,
             used_once: Ledger::new(pool.clone()),
             metrics: Metrics::new(crate::exchange::OUTCOMES),
         };

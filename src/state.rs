@@ -35,6 +35,8 @@ pub struct AppState {
     pub own_keys: OwnKeys,
     /// The DPoP proofs presented to keymint: replay and nonces.
     pub dpop: crate::dpop::DpopGuard,
+    /// The keys of the external issuers trust policies name.
+    pub federation: crate::federation::Issuers,
     /// What every replica accepts once (DPoP proofs, federated tokens).
     pub used_once: crate::used_once::Ledger,
     /// This server's Prometheus registry (`GET /metrics`).

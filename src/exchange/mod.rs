@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 
 use crate::access::ScopeSet;
 use crate::audit::{self, Origin};
-use crate::auth::{self, KnownKey};
+use crate::auth;
 use crate::clock;
 use crate::db::{self, models};
 use crate::dpop::{Expected, VerifiedProof};
@@ -19,8 +19,11 @@ use crate::throttle;
 use crate::tokens::claims::Confirmation;
 use crate::tokens::issue;
 
+mod federated;
 mod outcome;
 mod rules;
+
+pub use federated::{FederatedRequest, exchange_federated};
 
 pub use outcome::{OUTCOMES, outcome};
 use rules::{audience, check_identity, claims_for, grant_scope, token_lifetime};
@@ -236,7 +239,8 @@ async fn attempt(
     };
     // Checked once the key is known and may be used, so a secret that
     // names nothing costs no signature check.
-    let proof = match dpop_proof(state, &known, request.dpop_proof.as_deref(), now) {
+    let required = known.key.dpop_required;
+    let proof = match dpop_proof(state, required, request.dpop_proof.as_deref(), now) {
         Ok(proof) => proof,
         Err(error) => return Ok((Some(named), Err(error))),
     };
@@ -291,12 +295,12 @@ fn now_unix(now: NaiveDateTime) -> i64 {
 /// `dpop_required` has none without one.
 fn dpop_proof(
     state: &AppState,
-    known: &KnownKey,
+    required: bool,
     presented: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<Option<VerifiedProof>, ApiError> {
     let Some(proof) = presented else {
-        if known.key.dpop_required {
+        if required {
             return Err(ApiError::InvalidDpopProof(
                 "this key is used only with a DPoP proof".to_owned(),
             ));

@@ -79,6 +79,15 @@ route_table! {
         delete: api::keys::revoke,
     }
     "/api/v1/workspaces/{ws}/keys/{id}/rotate" => { post: api::keys::rotate }
+    "/api/v1/workspaces/{ws}/trust-policies" => {
+        get: api::trust_policies::list,
+        post: api::trust_policies::create,
+    }
+    "/api/v1/workspaces/{ws}/trust-policies/{id}" => {
+        get: api::trust_policies::get,
+        patch: api::trust_policies::update,
+        delete: api::trust_policies::delete,
+    }
     "/api/v1/users/me/api-keys" => { get: api::personal::list, post: api::personal::create }
     "/api/v1/users/me/api-keys/{id}" => { delete: api::personal::revoke }
     "/api/v1/users/me/api-keys/{id}/rotate" => { post: api::personal::rotate }

@@ -1,4 +1,5 @@
-//! The JWKS as a verifier holds it: fetched over HTTPS (rustls with ring),
+//! The JWKS as a verifier holds it (and any JSON document fetched the same
+//! way: an issuer's OpenID discovery document): fetched over HTTPS (rustls with ring),
 //! at most [`MAX_DOCUMENT_BYTES`] of it, kept as long as the response's
 //! `Cache-Control: max-age` allows, revalidated with its `ETag`, and
 //! refetched early for an unknown `kid` at most once per interval, so
@@ -43,6 +44,19 @@ pub fn is_safe_url(url: &str) -> bool {
     }
 }
 
+/// A client for fetching keys: rustls with ring (installed as the process's
+/// rustls provider if none is yet), bounded waits, and no redirects, which
+/// could lead off HTTPS or off the host that was named.
+pub fn http_client(connect: Duration, total: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    // Err only means a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(connect)
+        .timeout(total)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error("fetching the JWKS failed: {0}")]
@@ -76,17 +90,31 @@ struct Fetching {
     not_before: Option<Instant>,
 }
 
-struct Cached {
-    keys: Arc<KeySet>,
+/// What a [`DocumentCache`] holds: a document parsed from its JSON.
+pub trait Document: Default + Send + Sync + 'static {
+    fn parse(json: &[u8]) -> Result<Self, serde_json::Error>;
+}
+
+impl Document for KeySet {
+    fn parse(json: &[u8]) -> Result<Self, serde_json::Error> {
+        KeySet::from_jwks_json(json)
+    }
+}
+
+/// keymint's JWKS, as the verifier library holds it.
+pub type JwksCache = DocumentCache<KeySet>;
+
+struct Cached<D> {
+    keys: Arc<D>,
     fresh_until: Instant,
     etag: Option<String>,
 }
 
-pub struct JwksCache {
+pub struct DocumentCache<D> {
     url: String,
     client: reqwest::Client,
     unknown_kid_interval: Duration,
-    cached: RwLock<Option<Cached>>,
+    cached: RwLock<Option<Cached<D>>>,
     /// Held while fetching, so concurrent requests wait for one fetch
     /// instead of sending their own.
     fetching: tokio::sync::Mutex<Fetching>,
@@ -95,7 +123,7 @@ pub struct JwksCache {
     refused: AtomicU64,
 }
 
-impl JwksCache {
+impl<D: Document> DocumentCache<D> {
     pub fn new(url: String, client: reqwest::Client, unknown_kid_interval: Duration) -> Self {
         Self {
             url,
@@ -117,7 +145,7 @@ impl JwksCache {
         }
     }
 
-    fn current(&self, fresh_only: bool) -> Option<Arc<KeySet>> {
+    fn current(&self, fresh_only: bool) -> Option<Arc<D>> {
         let cached = self.cached.read().unwrap_or_else(|p| p.into_inner());
         cached
             .as_ref()
@@ -126,7 +154,7 @@ impl JwksCache {
     }
 
     /// The keys, fetched if the cached copy is stale or missing.
-    pub async fn keys(&self) -> Result<Arc<KeySet>, FetchError> {
+    pub async fn keys(&self) -> Result<Arc<D>, FetchError> {
         if let Some(keys) = self.current(true) {
             return Ok(keys);
         }
@@ -144,7 +172,7 @@ impl JwksCache {
     /// Called when `seen` lacks a token's kid: the keys again, fetched early
     /// unless a fetch happened within the interval. `None` when nothing
     /// newer than `seen` is available.
-    pub async fn keys_for_unknown_kid(&self, seen: &Arc<KeySet>) -> Option<Arc<KeySet>> {
+    pub async fn keys_for_unknown_kid(&self, seen: &Arc<D>) -> Option<Arc<D>> {
         let mut fetching = self.fetching.lock().await;
         if let Some(keys) = self.current(false).filter(|keys| !Arc::ptr_eq(keys, seen)) {
             return Some(keys);
@@ -165,7 +193,7 @@ impl JwksCache {
     /// One request, made while holding `fetching`. When it fails, the next
     /// waits out a back-off; if an older copy exists, that copy is kept
     /// meanwhile (keys change rarely).
-    async fn fetch(&self, fetching: &mut Fetching) -> Result<Arc<KeySet>, FetchError> {
+    async fn fetch(&self, fetching: &mut Fetching) -> Result<Arc<D>, FetchError> {
         let now = Instant::now();
         fetching.last = Some(now);
         self.fetches.fetch_add(1, Ordering::Relaxed);
@@ -200,7 +228,7 @@ impl JwksCache {
         }
     }
 
-    async fn request(&self, etag: Option<String>) -> Result<Update, FetchError> {
+    async fn request(&self, etag: Option<String>) -> Result<Update<D>, FetchError> {
         let mut request = self
             .client
             .get(&self.url)
@@ -223,7 +251,7 @@ impl JwksCache {
             }),
             StatusCode::OK => {
                 let body = read_bounded(response).await?;
-                let keys = KeySet::from_jwks_json(&body).map_err(FetchError::Document)?;
+                let keys = D::parse(&body).map_err(FetchError::Document)?;
                 Ok(Update {
                     keys: Some(Arc::new(keys)),
                     etag,
@@ -234,14 +262,14 @@ impl JwksCache {
         }
     }
 
-    fn store(&self, update: Update) -> Arc<KeySet> {
+    fn store(&self, update: Update<D>) -> Arc<D> {
         let mut cached = self.cached.write().unwrap_or_else(|p| p.into_inner());
         let fresh_until = Instant::now() + update.fresh_for;
         let keys = match (update.keys, cached.as_ref()) {
             (Some(keys), _) => keys,
             (None, Some(previous)) => previous.keys.clone(),
             // A 304 to a request that sent no ETag: nothing to keep.
-            (None, None) => Arc::new(KeySet::default()),
+            (None, None) => Arc::new(D::default()),
         };
         let etag = update
             .etag
@@ -274,9 +302,9 @@ async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, FetchE
     Ok(body)
 }
 
-struct Update {
+struct Update<D> {
     /// `None` for 304 Not Modified.
-    keys: Option<Arc<KeySet>>,
+    keys: Option<Arc<D>>,
     etag: Option<String>,
     fresh_for: Duration,
 }

@@ -222,9 +222,9 @@ impl VerifierBuilder {
         self
     }
 
-    /// Without a client of its own, the verifier builds one on rustls and
-    /// installs ring as the process's rustls provider if none is installed
-    /// yet. It also installs keymint's ring provider for jsonwebtoken.
+    /// Without a client of its own, the verifier builds one on rustls (see
+    /// [`jwks::http_client`]): ring as the process's rustls provider if
+    /// none is installed yet, no redirects. It also installs keymint's ring provider for jsonwebtoken.
     /// The JWKS URL must be HTTPS, or HTTP to a loopback host, unless
     /// [`allow_insecure_http`](Self::allow_insecure_http) was called.
     pub fn build(self) -> Result<Verifier, BuildError> {
@@ -234,14 +234,7 @@ impl VerifierBuilder {
         crate::tokens::provider::install();
         let client = match self.client {
             Some(client) => client,
-            None => {
-                // Err only means a provider is installed already.
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                reqwest::Client::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .timeout(Duration::from_secs(10))
-                    .build()?
-            }
+            None => jwks::http_client(Duration::from_secs(5), Duration::from_secs(10))?,
         };
         Ok(Verifier {
             expected: Arc::new(self.expected),

@@ -12,6 +12,7 @@ mod dpop;
 mod dpop_downstream;
 mod errors;
 mod exchange;
+mod federation;
 mod helpers;
 mod https;
 mod interop;

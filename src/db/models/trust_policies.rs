@@ -64,6 +64,7 @@ impl TrustPolicy {
 #[diesel(table_name = trust_policies)]
 pub struct PolicyChanges {
     pub name: Option<String>,
+    pub issuer: Option<String>,
     pub jwks_uri: Option<Option<String>>,
     pub audiences: Option<String>,
     pub subject: Option<Option<String>>,
@@ -75,16 +76,42 @@ pub struct PolicyChanges {
 }
 
 impl PolicyChanges {
+    /// The names of the fields this changes, for the audit log.
+    pub fn fields(&self) -> [(&'static str, bool); 10] {
+        [
+            ("name", self.name.is_some()),
+            ("issuer", self.issuer.is_some()),
+            ("jwks_uri", self.jwks_uri.is_some()),
+            ("audiences", self.audiences.is_some()),
+            ("subject", self.subject.is_some()),
+            ("claims", self.claims.is_some()),
+            ("scopes", self.scopes.is_some()),
+            ("environment", self.environment.is_some()),
+            ("max_ttl_seconds", self.max_ttl_seconds.is_some()),
+            ("rate_limit", self.rate_limit.is_some()),
+        ]
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.name.is_none()
-            && self.jwks_uri.is_none()
-            && self.audiences.is_none()
-            && self.subject.is_none()
-            && self.claims.is_none()
-            && self.scopes.is_none()
-            && self.environment.is_none()
-            && self.max_ttl_seconds.is_none()
-            && self.rate_limit.is_none()
+        self.fields().iter().all(|(_, changed)| !changed)
+    }
+
+    /// `policy` as it is once these changes are made.
+    pub fn applied_to(&self, policy: TrustPolicy) -> TrustPolicy {
+        let changes = self.clone();
+        TrustPolicy {
+            name: changes.name.unwrap_or(policy.name),
+            issuer: changes.issuer.unwrap_or(policy.issuer),
+            jwks_uri: changes.jwks_uri.unwrap_or(policy.jwks_uri),
+            audiences: changes.audiences.unwrap_or(policy.audiences),
+            subject: changes.subject.unwrap_or(policy.subject),
+            claims: changes.claims.unwrap_or(policy.claims),
+            scopes: changes.scopes.unwrap_or(policy.scopes),
+            environment: changes.environment.unwrap_or(policy.environment),
+            max_ttl_seconds: changes.max_ttl_seconds.unwrap_or(policy.max_ttl_seconds),
+            rate_limit: changes.rate_limit.unwrap_or(policy.rate_limit),
+            ..policy
+        }
     }
 }
 

@@ -6,6 +6,7 @@ pub mod keys;
 pub mod people;
 pub mod personal;
 pub mod portal_sessions;
+pub mod trust_policies;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -7,3 +7,4 @@ pub mod key_bodies;
 pub mod keys;
 pub mod people;
 pub mod portal;
+pub mod trust_policies;

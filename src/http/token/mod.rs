@@ -1,9 +1,15 @@
-//! `POST /auth/token`: the four request forms of the contract, all resolved
-//! into one [`ExchangeRequest`]:
+//! `POST /auth/token`: the four request forms of the contract for a secret,
+//! all resolved into one [`ExchangeRequest`]:
 //! 1. JSON `{"email", "secret", ...}`;
 //! 2. `Authorization: Bearer <secret>` or `X-Api-Key`, empty body;
 //! 3. OAuth2 `client_credentials` (client_secret_post or client_secret_basic);
-//! 4. RFC 8693 token exchange with the secret as `subject_token`.
+//! 4. RFC 8693 token exchange with the secret as `subject_token`;
+//!
+//! and the two of federation (see [`federated`]), resolved into a
+//! [`FederatedRequest`]: RFC 8693 with a workload's JWT as `subject_token`,
+//! and RFC 7523's `jwt-bearer` grant.
+
+mod federated;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -15,13 +21,15 @@ use serde::{Deserialize, Serialize};
 
 use super::credentials::{self, Authorization};
 use crate::error::ApiError;
-use crate::exchange::{self, ExchangeRequest, IssuedToken};
+use crate::exchange::{self, ExchangeRequest, FederatedRequest, IssuedToken};
 use crate::state::AppState;
 
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const API_KEY_TOKEN_TYPE: &str = "urn:keymint:params:oauth:token-type:api-key";
+pub const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 pub const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+pub const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 /// Which form a request used: it decides how errors are reported.
@@ -29,8 +37,14 @@ const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 enum Form {
     Json,
     Header,
-    ClientCredentials { basic: bool },
+    ClientCredentials {
+        basic: bool,
+    },
     TokenExchange,
+    /// A workload's JWT under a trust policy: by RFC 8693 or RFC 7523.
+    Federated {
+        token_exchange: bool,
+    },
 }
 
 impl Form {
@@ -39,8 +53,27 @@ impl Form {
             Form::Json | Form::Header => error,
             Form::ClientCredentials { basic } => error.in_oauth_form("invalid_client", basic),
             Form::TokenExchange => error.in_oauth_form("invalid_request", false),
+            Form::Federated { .. } => error.in_oauth_form("invalid_client", false),
         }
     }
+
+    /// RFC 8693 answers say what they issued; the others need not.
+    fn issued_token_type(self) -> Option<&'static str> {
+        matches!(
+            self,
+            Form::TokenExchange
+                | Form::Federated {
+                    token_exchange: true
+                }
+        )
+        .then_some(JWT_TOKEN_TYPE)
+    }
+}
+
+/// What a request asks to exchange.
+enum Parsed {
+    Secret(ExchangeRequest),
+    Federated(FederatedRequest),
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -85,7 +118,7 @@ pub async fn token(
             token_type: if issued.bound { "DPoP" } else { "Bearer" },
             expires_in: issued.expires_in,
             scope: issued.scope,
-            issued_token_type: (form == Form::TokenExchange).then_some(JWT_TOKEN_TYPE),
+            issued_token_type: form.issued_token_type(),
         }))
 }
 
@@ -94,10 +127,27 @@ async fn issue(
     body: &[u8],
     state: &web::Data<AppState>,
 ) -> Result<(IssuedToken, Form), ApiError> {
-    let (mut exchange_request, form) = parse(request, body)?;
-    exchange_request.origin = super::auth::origin(request, state);
-    exchange_request.dpop_proof = super::dpop::proof_header(request).map_err(|e| form.report(e))?;
-    let exchanged = exchange::exchange(state, exchange_request).await;
+    let (parsed, form) = parse(request, body)?;
+    let origin = super::auth::origin(request, state);
+    let dpop_proof = super::dpop::proof_header(request).map_err(|e| form.report(e))?;
+    let exchanged = match parsed {
+        Parsed::Secret(exchange_request) => {
+            let exchange_request = ExchangeRequest {
+                origin,
+                dpop_proof,
+                ..exchange_request
+            };
+            exchange::exchange(state, exchange_request).await
+        }
+        Parsed::Federated(federated) => {
+            let federated = FederatedRequest {
+                origin,
+                dpop_proof,
+                ..federated
+            };
+            exchange::exchange_federated(state, federated).await
+        }
+    };
     // Exchanges count against the presented key: its headers go out too.
     if let Some(rate) = exchanged.rate {
         request.extensions_mut().insert(rate);
@@ -106,28 +156,28 @@ async fn issue(
     Ok((issued, form))
 }
 
-/// The request's form and exchange, or why it is refused: for the fuzz
-/// target, which drives this very parser.
-pub fn parse_request(request: &HttpRequest, body: &[u8]) -> Result<ExchangeRequest, ApiError> {
-    parse(request, body).map(|(exchange, _)| exchange)
+/// Whether the request parses as one of the exchange's forms, or why it
+/// is refused: for the fuzz target, which drives this very parser.
+pub fn parse_request(request: &HttpRequest, body: &[u8]) -> Result<(), ApiError> {
+    parse(request, body).map(drop)
 }
 
-fn parse(request: &HttpRequest, body: &[u8]) -> Result<(ExchangeRequest, Form), ApiError> {
+fn parse(request: &HttpRequest, body: &[u8]) -> Result<(Parsed, Form), ApiError> {
     let content_type = request.content_type().to_ascii_lowercase();
     if body.iter().all(u8::is_ascii_whitespace)
         && content_type != "application/x-www-form-urlencoded"
     {
         let secret = credentials::bearer_or_api_key(request)?.ok_or(ApiError::Unauthorized)?;
         return Ok((
-            ExchangeRequest {
+            Parsed::Secret(ExchangeRequest {
                 secret,
                 ..Default::default()
-            },
+            }),
             Form::Header,
         ));
     }
     match content_type.as_str() {
-        "application/json" => parse_json(request, body).map(|r| (r, Form::Json)),
+        "application/json" => parse_json(request, body).map(|r| (Parsed::Secret(r), Form::Json)),
         "application/x-www-form-urlencoded" => parse_form(request, body),
         _ => Err(ApiError::UnsupportedMediaType(
             "Send application/json, application/x-www-form-urlencoded, or no body with a Bearer header."
@@ -140,12 +190,18 @@ fn parse(request: &HttpRequest, body: &[u8]) -> Result<(ExchangeRequest, Form), 
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct OAuthTokenForm {
-    /// `client_credentials` or `urn:ietf:params:oauth:grant-type:token-exchange`.
+    /// `client_credentials`, `urn:ietf:params:oauth:grant-type:token-exchange`
+    /// or `urn:ietf:params:oauth:grant-type:jwt-bearer`.
     grant_type: String,
+    /// A key's id, or a trust policy's id (federation).
     client_id: Option<String>,
     client_secret: Option<String>,
+    /// The secret (`urn:keymint:params:oauth:token-type:api-key`) or a
+    /// workload's JWT (`urn:ietf:params:oauth:token-type:jwt` or `:id_token`).
     subject_token: Option<String>,
     subject_token_type: Option<String>,
+    /// RFC 7523: the workload's JWT.
+    assertion: Option<String>,
     requested_token_type: Option<String>,
     /// The owner's email, for a personal key.
     email: Option<String>,
@@ -191,7 +247,7 @@ fn parse_json(request: &HttpRequest, body: &[u8]) -> Result<ExchangeRequest, Api
 
 /// The parameters of a form body. RFC 6749 3.2: none may repeat. Parsed
 /// in time linear in the body's size, however many names it holds.
-struct FormParams(HashMap<String, String>);
+pub(super) struct FormParams(HashMap<String, String>);
 
 impl FormParams {
     fn parse(body: &[u8]) -> Result<Self, ApiError> {
@@ -235,7 +291,7 @@ impl FormParams {
     }
 }
 
-fn parse_form(request: &HttpRequest, body: &[u8]) -> Result<(ExchangeRequest, Form), ApiError> {
+fn parse_form(request: &HttpRequest, body: &[u8]) -> Result<(Parsed, Form), ApiError> {
     let basic = matches!(
         credentials::authorization(request),
         Ok(Some(Authorization::Basic { .. }))
@@ -250,20 +306,29 @@ fn parse_form(request: &HttpRequest, body: &[u8]) -> Result<(ExchangeRequest, Fo
     })?;
     let form = match grant.as_str() {
         GRANT_CLIENT_CREDENTIALS => provisional,
+        GRANT_TOKEN_EXCHANGE if federated::is_workload_token(&params) => Form::Federated {
+            token_exchange: true,
+        },
         GRANT_TOKEN_EXCHANGE => Form::TokenExchange,
+        GRANT_JWT_BEARER => Form::Federated {
+            token_exchange: false,
+        },
         _ => {
             return Err(ApiError::OAuth {
                 code: "unsupported_grant_type",
                 source: Box::new(ApiError::InvalidRequest(format!(
-                    "The grant_type must be {GRANT_CLIENT_CREDENTIALS} or {GRANT_TOKEN_EXCHANGE}."
+                    "The grant_type must be {GRANT_CLIENT_CREDENTIALS}, {GRANT_TOKEN_EXCHANGE} or {GRANT_JWT_BEARER}."
                 ))),
                 basic_challenge: false,
             });
         }
     };
     let parsed = match form {
-        Form::TokenExchange => token_exchange(&params),
-        _ => client_credentials(request, &params),
+        Form::TokenExchange => token_exchange(&params).map(Parsed::Secret),
+        Form::Federated { token_exchange } => {
+            federated::request(request, &params, token_exchange).map(Parsed::Federated)
+        }
+        _ => client_credentials(request, &params).map(Parsed::Secret),
     };
     parsed
         .map(|r| (r, form))
@@ -299,21 +364,24 @@ fn client_credentials(
     })
 }
 
+/// RFC 8693's `requested_token_type`, when sent, must be what keymint issues.
+fn check_requested_token_type(params: &FormParams) -> Result<(), ApiError> {
+    match params.get("requested_token_type") {
+        Some(wanted) if wanted != JWT_TOKEN_TYPE && wanted != ACCESS_TOKEN_TYPE => Err(
+            ApiError::InvalidRequest(format!("Only {JWT_TOKEN_TYPE} tokens are issued.")),
+        ),
+        _ => Ok(()),
+    }
+}
+
 fn token_exchange(params: &FormParams) -> Result<ExchangeRequest, ApiError> {
     let subject_token = params.require("subject_token")?;
     if params.require("subject_token_type")? != API_KEY_TOKEN_TYPE {
         return Err(ApiError::InvalidRequest(format!(
-            "The subject_token_type must be {API_KEY_TOKEN_TYPE}."
+            "The subject_token_type must be {API_KEY_TOKEN_TYPE}, {JWT_TOKEN_TYPE} or {ID_TOKEN_TYPE}."
         )));
     }
-    if let Some(wanted) = params.get("requested_token_type")
-        && wanted != JWT_TOKEN_TYPE
-        && wanted != ACCESS_TOKEN_TYPE
-    {
-        return Err(ApiError::InvalidRequest(format!(
-            "Only {JWT_TOKEN_TYPE} tokens are issued."
-        )));
-    }
+    check_requested_token_type(params)?;
     Ok(ExchangeRequest {
         secret: subject_token,
         email: params.get("email"),
