@@ -2,6 +2,7 @@
 //! exchanged under trust policies. Every refusal has its control.
 
 mod issuer;
+mod oidc_provider;
 
 use std::sync::atomic::Ordering;
 
