@@ -106,11 +106,18 @@ async fn authenticate_checked(
                 .registered
                 .issued_at()
                 .ok_or(ApiError::InvalidToken)?;
+            // A federated token stands for a trust policy, not a key: it is
+            // for downstream services, and keymint's own API does not take
+            // it. A key's token acts only as a key of the kind it names.
+            let kind = claims.kind.key().ok_or(ApiError::InvalidToken)?;
             let key_id = claims.client_id;
             let key = db::read(&state.pool, move |conn| {
                 authenticate_by_id(conn, &key_id, issued_at, client_ip, now)
             })
             .await?;
+            if key.key.kind() != kind {
+                return Err(ApiError::InvalidToken);
+            }
             // Tokens draw from the bucket of the key they were exchanged from.
             let rate = state
                 .limiter

@@ -249,7 +249,8 @@ async fn workloads_exchange_their_own_tokens_under_a_policy(backend: Backend) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["issued_token_type"], JWT);
     assert_eq!(body["token_type"], "Bearer");
-    let claims = unverified_claims(body["access_token"].as_str().unwrap());
+    let issued_token = body["access_token"].as_str().unwrap().to_owned();
+    let claims = unverified_claims(&issued_token);
     assert_eq!(claims["sub"], "repo:acme/api:ref:refs/heads/main");
     assert_eq!(claims["client_id"], policy);
     assert_eq!(claims["kind"], "federated");
@@ -319,6 +320,23 @@ async fn workloads_exchange_their_own_tokens_under_a_policy(backend: Backend) {
         "invalid_request",
     )
     .await;
+
+    // keymint's own API does not take a federated token; a key's is the control.
+    let me = |token: String| {
+        app.client
+            .get(app.url("/api/v1/me"))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_error(
+        me(issued_token.clone()).await.unwrap(),
+        401,
+        "invalid_token",
+    )
+    .await;
+    let (_, own) = status_and_json(app.exchange_bearer(&app.bootstrap.secret).await).await;
+    let own = own["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(me(own).await.unwrap().status(), 200);
 
     // Every exchange so far was checked against one fetch of the JWKS.
     assert_eq!(issuer.jwks_fetches.load(Ordering::Relaxed), 1);
