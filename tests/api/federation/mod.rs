@@ -7,6 +7,8 @@ mod oidc_provider;
 use std::sync::atomic::Ordering;
 
 use keymint::access::ScopeSet;
+use keymint::dpop::prover::ProofKey;
+use keymint::signing::SigningAlg;
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -258,6 +260,36 @@ async fn workloads_exchange_their_own_tokens_under_a_policy(backend: Backend) {
     assert_eq!(claims["scope"], "deploy");
     assert_eq!(claims["fed_iss"], issuer.base);
     assert_eq!(claims["iss"], app.base);
+
+    // With a DPoP proof, the federated token is bound like a key's.
+    let holder = ProofKey::generate(SigningAlg::ES256).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let proof = holder
+        .proof("POST", &app.url("/auth/token"), None, None, now)
+        .unwrap();
+    let bound = issuer.sign(&issuer.github_actions(AUDIENCE, "acme/api", "refs/heads/main"));
+    let form = [
+        ("grant_type", TOKEN_EXCHANGE),
+        ("client_id", policy.as_str()),
+        ("subject_token", bound.as_str()),
+        ("subject_token_type", JWT),
+    ];
+    let response = app
+        .client
+        .post(app.url("/auth/token"))
+        .header("DPoP", proof)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(
+        (status, body["token_type"].as_str()),
+        (200, Some("DPoP")),
+        "{body}"
+    );
+    let claims = unverified_claims(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["cnf"]["jkt"], holder.thumbprint());
 
     // RFC 7523's jwt-bearer grant, with an ES256 token of the same issuer.
     let es256 = issuer.sign_as(
