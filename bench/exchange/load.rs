@@ -10,22 +10,38 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::proofs::ProofPool;
+use crate::once::OncePool;
 
-/// What a run sends: exchanges of these secrets, each with a DPoP proof
-/// of its own when there is a pool of them.
+/// What a run sends.
 #[derive(Clone)]
-pub struct Traffic {
-    pub secrets: Arc<Vec<String>>,
-    pub proofs: Option<Arc<ProofPool>>,
+pub enum Traffic {
+    /// Exchanges of these secrets as Bearer, each with a DPoP proof of its
+    /// own when there is a pool of them.
+    Secrets {
+        secrets: Arc<Vec<String>>,
+        proofs: Option<Arc<OncePool>>,
+    },
+    /// Federated exchanges: form bodies, each good once.
+    Federated { bodies: Arc<OncePool> },
+}
+
+/// One request to send.
+enum Request<'a> {
+    Bearer {
+        secret: &'a str,
+        proof: Option<&'a str>,
+    },
+    Form {
+        body: &'a str,
+    },
 }
 
 /// What a run achieved.
 pub struct RunStats {
     pub ok: u64,
     pub errors: u64,
-    /// Connections that stopped early because the proof pool ran dry: the
-    /// run's rate is then not a saturation figure.
+    /// Connections that stopped early because a pool of one-use
+    /// credentials ran dry: the run's rate is then not a saturation figure.
     pub out_of_proofs: usize,
     pub elapsed: Duration,
     /// Service latencies of the successful requests, microseconds.
@@ -75,19 +91,32 @@ impl Connection {
         &secrets[(self.pick % secrets.len() as u64) as usize]
     }
 
-    /// One exchange (form 2: Bearer header, empty body), with a DPoP proof
-    /// if given; the status.
-    async fn exchange(&mut self, secret: &str, proof: Option<&str>) -> std::io::Result<u16> {
+    /// One exchange; the status. A secret goes as form 2 (Bearer header,
+    /// empty body), with a DPoP proof if given; a form body as it is.
+    async fn exchange(&mut self, request: Request<'_>) -> std::io::Result<u16> {
         self.request.clear();
-        self.request.extend_from_slice(
-            b"POST /auth/token HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\nAuthorization: Bearer ",
-        );
-        self.request.extend_from_slice(secret.as_bytes());
-        if let Some(proof) = proof {
-            self.request.extend_from_slice(b"\r\nDPoP: ");
-            self.request.extend_from_slice(proof.as_bytes());
+        self.request
+            .extend_from_slice(b"POST /auth/token HTTP/1.1\r\nHost: bench\r\n");
+        match request {
+            Request::Bearer { secret, proof } => {
+                self.request
+                    .extend_from_slice(b"Content-Length: 0\r\nAuthorization: Bearer ");
+                self.request.extend_from_slice(secret.as_bytes());
+                if let Some(proof) = proof {
+                    self.request.extend_from_slice(b"\r\nDPoP: ");
+                    self.request.extend_from_slice(proof.as_bytes());
+                }
+                self.request.extend_from_slice(b"\r\n\r\n");
+            }
+            Request::Form { body } => {
+                let head = format!(
+                    "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                self.request.extend_from_slice(head.as_bytes());
+                self.request.extend_from_slice(body.as_bytes());
+            }
         }
-        self.request.extend_from_slice(b"\r\n\r\n");
         self.stream.write_all(&self.request).await?;
         self.read_response().await
     }
@@ -181,7 +210,7 @@ async fn run(
         .into_iter()
         .enumerate()
         .map(|(k, mut conn)| {
-            let Traffic { secrets, proofs } = traffic.clone();
+            let traffic = traffic.clone();
             let first = spacing.map(|s| start + s.mul_f64(k as f64 / connections as f64));
             tokio::spawn(async move {
                 let (mut ok, mut errors, mut latencies) = (0u64, 0u64, Vec::new());
@@ -200,17 +229,30 @@ async fn run(
                     } else if tokio::time::Instant::now() >= deadline {
                         break;
                     }
-                    let secret = conn.next_secret(&secrets);
-                    let proof = match proofs.as_deref().map(ProofPool::take) {
-                        None => None,
-                        Some(Some(proof)) => Some(proof),
-                        Some(None) => {
-                            out_of_proofs = true;
-                            break;
+                    let request = match &traffic {
+                        Traffic::Secrets { secrets, proofs } => {
+                            let secret = conn.next_secret(secrets);
+                            match proofs.as_deref().map(OncePool::take) {
+                                None => Some(Request::Bearer {
+                                    secret,
+                                    proof: None,
+                                }),
+                                Some(proof) => proof.map(|proof| Request::Bearer {
+                                    secret,
+                                    proof: Some(proof),
+                                }),
+                            }
+                        }
+                        Traffic::Federated { bodies } => {
+                            bodies.take().map(|body| Request::Form { body })
                         }
                     };
+                    let Some(request) = request else {
+                        out_of_proofs = true;
+                        break;
+                    };
                     let sent = Instant::now();
-                    match conn.exchange(secret, proof).await {
+                    match conn.exchange(request).await {
                         Ok(200) => {
                             ok += 1;
                             latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);

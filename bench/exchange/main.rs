@@ -5,15 +5,17 @@
 //! of them when there are more), the release binary started on it,
 //! exchanges at saturation (closed loop), then p50/p99 at half that rate
 //! (open loop), the server's CPU time per exchange and its peak RSS; the
-//! same again with a DPoP proof on every exchange, for the cached rows;
+//! same again with a DPoP proof on every exchange, and with federated
+//! exchanges (a workload's token under a trust policy), for the cached rows;
 //! and ring's ES256 signing and verifying rates as the floor. Not part of
 //! `cargo test`: a `harness = false` bench target.
 
 mod floor;
 mod load;
-mod proofs;
+mod once;
 mod seed;
 mod server;
+mod workload;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,7 +24,8 @@ use std::time::{Duration, Instant};
 use clap::{ArgAction, Parser};
 
 use load::Traffic;
-use proofs::ProofPool;
+use once::OncePool;
+use workload::WorkloadIssuer;
 
 #[derive(Parser)]
 #[command(about = "keymint exchange benchmark")]
@@ -52,6 +55,11 @@ struct Args {
     /// a DPoP proof on every exchange (proofs made before the run).
     #[arg(long, action = ArgAction::Set, default_value_t = true)]
     dpop: bool,
+    /// After each row with at most `--hot` keys in use, federated
+    /// exchanges: a workload's token (one each, made before the run) under
+    /// a trust policy, its issuer's JWKS served from this process.
+    #[arg(long, action = ArgAction::Set, default_value_t = true)]
+    federated: bool,
     // `cargo bench` passes --bench to every bench target.
     #[arg(long, hide = true)]
     bench: bool,
@@ -59,7 +67,8 @@ struct Args {
 
 struct Row {
     backend: String,
-    dpop: bool,
+    /// "" for plain exchanges, else what each exchange also presents.
+    variant: &'static str,
     keys: usize,
     in_use: usize,
     saturation: f64,
@@ -95,7 +104,7 @@ async fn scenario(args: &Args, backend: &str, keys: usize, seconds: Duration) ->
         other => panic!("unknown backend {other}: sqlite or postgres"),
     };
     let seeding = Instant::now();
-    let secrets = seed::seed(&db, keys);
+    let seeded = seed::seed(&db, keys);
     eprintln!(
         "{backend}: {keys} keys inserted in {:.1?}",
         seeding.elapsed()
@@ -106,50 +115,92 @@ async fn scenario(args: &Args, backend: &str, keys: usize, seconds: Duration) ->
     for in_use in in_use {
         // The first keys: the seed gives each a random secret, so any
         // `in_use` of them are as good as a random sample.
-        let plain = Traffic {
-            secrets: Arc::new(secrets[..in_use].to_vec()),
+        let secrets = Arc::new(seeded.secrets[..in_use].to_vec());
+        let plain = Traffic::Secrets {
+            secrets: secrets.clone(),
             proofs: None,
         };
-        let row = run(args, &db, backend, keys, &plain, seconds).await;
+        let row = run(args, &db, backend, keys, in_use, &plain, seconds).await;
         let plain_rate = row.saturation;
         rows.push(row);
-        if args.dpop && in_use <= args.hot {
-            rows.push(run_dpop(args, &db, backend, keys, plain, plain_rate, seconds).await);
+        if in_use > args.hot {
+            continue;
+        }
+        if args.dpop {
+            let with_proofs = |count| Traffic::Secrets {
+                secrets: secrets.clone(),
+                proofs: Some(Arc::new(OncePool::proofs(count))),
+            };
+            let once = OnceEach {
+                variant: "DPoP",
+                plain_rate,
+                make: &with_proofs,
+            };
+            rows.push(run_once_each(args, &db, backend, keys, in_use, once, seconds).await);
+        }
+        if args.federated {
+            let issuer = WorkloadIssuer::start();
+            let policy = issuer.trust(&db.url, &seeded.workspace_id);
+            let exchanges = |count| Traffic::Federated {
+                bodies: Arc::new(issuer.exchanges(&policy, count)),
+            };
+            let once = OnceEach {
+                variant: "federated",
+                plain_rate,
+                make: &exchanges,
+            };
+            rows.push(run_once_each(args, &db, backend, keys, 1, once, seconds).await);
         }
     }
     rows
 }
 
-/// The DPoP row after a plain one: the same keys, each exchange with a
-/// proof of its own. Each phase gets a fresh pool, sized from the plain
-/// row's rate (a proof costs the server more, never less) with room to
-/// spare, so no connection runs dry.
-async fn run_dpop(
+/// A row whose every exchange presents something good once (a DPoP proof,
+/// a workload's token), made by `make(count)` before each phase.
+struct OnceEach<'a> {
+    variant: &'static str,
+    /// The plain row's rate: these cost the server more, never less, so
+    /// pools sized from it with room to spare do not run dry.
+    plain_rate: f64,
+    make: &'a (dyn Fn(usize) -> Traffic + Sync),
+}
+
+async fn run_once_each(
     args: &Args,
     db: &seed::BenchDb,
     backend: &str,
     keys: usize,
-    plain: Traffic,
-    plain_rate: f64,
+    in_use: usize,
+    once: OnceEach<'_>,
     seconds: Duration,
 ) -> Row {
-    let with_proofs = |rate: f64, duration: Duration| {
+    let sized = |rate: f64, duration: Duration| {
         let count = (rate * 1.5 * duration.as_secs_f64()) as usize + 10 * args.connections;
         let making = Instant::now();
-        let pool = ProofPool::make(count);
-        eprintln!("{count} DPoP proofs made in {:.1?}", making.elapsed());
-        Traffic {
-            secrets: plain.secrets.clone(),
-            proofs: Some(Arc::new(pool)),
-        }
+        let traffic = (once.make)(count);
+        eprintln!(
+            "{count} for {} made in {:.1?}",
+            once.variant,
+            making.elapsed()
+        );
+        traffic
     };
     let phases = Phases {
-        warm_up: with_proofs(plain_rate, Duration::from_secs(1)),
-        saturation: with_proofs(plain_rate, seconds),
-        // Made once the saturation rate is known: see `run`.
-        half_load: Box::new(move |rate| with_proofs(rate / 2.0, seconds)),
+        warm_up: sized(once.plain_rate, Duration::from_secs(1)),
+        saturation: sized(once.plain_rate, seconds),
+        // Made once the saturation rate is known: see `run_phases`.
+        half_load: Box::new(move |rate| sized(rate / 2.0, seconds)),
     };
-    run_phases(args, db, backend, keys, true, phases, seconds).await
+    run_phases(
+        args,
+        db,
+        backend,
+        (keys, in_use),
+        once.variant,
+        phases,
+        seconds,
+    )
+    .await
 }
 
 /// One row: a fresh server on `db`, exchanging the keys of `traffic`.
@@ -158,6 +209,7 @@ async fn run(
     db: &seed::BenchDb,
     backend: &str,
     keys: usize,
+    in_use: usize,
     traffic: &Traffic,
     seconds: Duration,
 ) -> Row {
@@ -167,7 +219,7 @@ async fn run(
         saturation: traffic.clone(),
         half_load: Box::new(move |_| half_load.clone()),
     };
-    run_phases(args, db, backend, keys, false, phases, seconds).await
+    run_phases(args, db, backend, (keys, in_use), "", phases, seconds).await
 }
 
 /// What each phase of a row sends; the half-load traffic is made from the
@@ -182,15 +234,18 @@ async fn run_phases(
     args: &Args,
     db: &seed::BenchDb,
     backend: &str,
-    keys: usize,
-    dpop: bool,
+    (keys, in_use): (usize, usize),
+    variant: &'static str,
     phases: Phases<'_>,
     seconds: Duration,
 ) -> Row {
-    let in_use = phases.saturation.secrets.len();
     let server = server::Server::start(&args.server, &db.url);
     let addr = server.addr.clone();
-    let label = if dpop { " with DPoP" } else { "" };
+    let label = if variant.is_empty() {
+        String::new()
+    } else {
+        format!(" ({variant})")
+    };
 
     // Warm-up: connections, caches, the pool.
     let warm_up = &phases.warm_up;
@@ -208,11 +263,11 @@ async fn run_phases(
     let out_of_proofs = saturated.out_of_proofs + half.out_of_proofs;
     assert_eq!(
         out_of_proofs, 0,
-        "{out_of_proofs} connections ran out of DPoP proofs: the figures would be wrong"
+        "{out_of_proofs} connections ran out of one-use credentials: the figures would be wrong"
     );
     let row = Row {
         backend: backend.to_owned(),
-        dpop,
+        variant,
         keys,
         in_use,
         saturation: rate,
@@ -238,7 +293,11 @@ fn print_report(rows: &[Row], floor: &floor::Floor) {
         println!(
             "| {}{} | {} | {} | {:.0} | {:.2} | {:.2} ({:.0}) | {:.1} | {:.1} | {} |",
             r.backend,
-            if r.dpop { " + DPoP" } else { "" },
+            if r.variant.is_empty() {
+                String::new()
+            } else {
+                format!(" + {}", r.variant)
+            },
             r.keys,
             r.in_use,
             r.saturation,
@@ -262,13 +321,13 @@ fn print_report(rows: &[Row], floor: &floor::Floor) {
         1e6 / floor.verify_one_core
     );
     println!();
-    let row = |backend: &str, keys: usize, in_use: usize, dpop: bool| {
+    let plain = |backend: &str, keys: usize, in_use: usize| {
         rows.iter().find(|r| {
-            r.backend == backend && r.keys == keys && r.in_use == in_use && r.dpop == dpop
+            r.backend == backend && r.keys == keys && r.in_use == in_use && r.variant.is_empty()
         })
     };
     let find = |backend: &str, keys: usize, in_use: usize| {
-        row(backend, keys, in_use, false).map(|r| r.saturation)
+        plain(backend, keys, in_use).map(|r| r.saturation)
     };
     let (small, large) = (
         rows.iter().map(|r| r.keys).min().unwrap_or(0),
@@ -289,19 +348,24 @@ fn print_report(rows: &[Row], floor: &floor::Floor) {
             }
         }
     }
-    for r in rows.iter().filter(|r| r.dpop) {
-        if let Some(plain) = row(&r.backend, r.keys, r.in_use, false) {
+    for (i, r) in rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.variant.is_empty())
+    {
+        // Against the plain row it follows.
+        if let Some(plain) = rows[..i].iter().rev().find(|p| p.variant.is_empty()) {
             println!(
-                "{} / {} keys ({} in use): DPoP / plain = {:.2} of the rate, {:+.1} µs of server CPU per exchange",
+                "{} / {} keys: {} / plain = {:.2} of the rate, {:+.1} µs of server CPU per exchange",
                 r.backend,
                 r.keys,
-                r.in_use,
+                r.variant,
                 r.saturation / plain.saturation,
                 r.cpu_us - plain.cpu_us
             );
         }
     }
-    for r in rows.iter().filter(|r| !r.dpop) {
+    for r in rows.iter().filter(|r| r.variant.is_empty()) {
         if r.backend == "postgres"
             && let Some(sqlite) = find("sqlite", r.keys, r.in_use)
         {

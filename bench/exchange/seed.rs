@@ -65,9 +65,15 @@ impl Drop for BenchDb {
     }
 }
 
+/// The seeded workspace and the secrets of its keys.
+pub struct Seeded {
+    pub workspace_id: String,
+    pub secrets: Vec<String>,
+}
+
 /// Migrates, creates the workspace and `count` workspace keys; returns the
-/// secrets (the load generator presents them round-robin).
-pub fn seed(db: &BenchDb, count: usize) -> Vec<String> {
+/// secrets (the load generator presents them at random).
+pub fn seed(db: &BenchDb, count: usize) -> Seeded {
     let pool = db::connect(&db.url, 1).expect("database");
     db::migrate(&pool).expect("migrations");
     let mut conn = pool.get().expect("connection");
@@ -85,7 +91,10 @@ pub fn seed(db: &BenchDb, count: usize) -> Vec<String> {
     }
     insert_all(&mut conn, &rows);
     settle(&mut conn);
-    secrets
+    Seeded {
+        workspace_id: workspace.id,
+        secrets,
+    }
 }
 
 /// Leaves a PostgreSQL database as a production one would be: statistics

@@ -24,7 +24,7 @@ impl Server {
             .arg("serve")
             .env("DATABASE_URL", database_url)
             .env("KEYMINT_BIND", &addr)
-            .env("KEYMINT_ISSUER", crate::proofs::ISSUER)
+            .env("KEYMINT_ISSUER", crate::once::ISSUER)
             .env("KEYMINT_KEYS_DIR", keys.path())
             .env("KEYMINT_AUTO_BOOTSTRAP", "false")
             .env("RUST_LOG", "warn")
