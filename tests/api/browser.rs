@@ -209,4 +209,35 @@ async fn sqlite_portal_and_dashboard_work_in_a_real_browser() {
     );
     let refused = app.exchange_bearer(&app.bootstrap.secret).await;
     assert_eq!(refused.status(), 400, "a proof is required now");
+    // The owner made a trust policy from the page, then deleted it.
+    let cells = report["policyCells"].as_array().expect("a policy row");
+    assert_eq!(cells[0], "deploy from main", "{report}");
+    assert_eq!(cells[2], "https://token.actions.githubusercontent.com");
+    assert_eq!(
+        cells[3],
+        "repo:acme/api:ref:refs/heads/main, job_workflow_ref=acme/api/.github/workflows/*"
+    );
+    assert_eq!(cells[4], "deploy");
+    assert_eq!(report["policiesAfterDelete"], 0);
+    let (_, log) = app
+        .call(
+            Method::GET,
+            &format!(
+                "/api/v1/workspaces/{}/audit-log",
+                app.bootstrap.workspace_id
+            ),
+            &app.bootstrap.secret,
+            None,
+        )
+        .await;
+    let actions: Vec<&str> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"trust_policy.created") && actions.contains(&"trust_policy.deleted"),
+        "{actions:?}"
+    );
 }

@@ -100,6 +100,22 @@ await step('dashboard', async () => {
   await dashboard.locator(`${row} button.dpop[aria-pressed="true"]`).waitFor();
   report.dpopAfter = await dashboard.locator(`${row} button.dpop`).textContent();
   await dashboard.screenshot({ path: `${screenshots}/dashboard-workspace-keys.png` });
+  // A trust policy for GitHub Actions, made and deleted from the page.
+  await dashboard.click('[data-tab="trust-policies"]');
+  await dashboard.fill('#create-policy input[name=name]', 'deploy from main');
+  await dashboard.fill('#create-policy input[name=issuer]', 'https://token.actions.githubusercontent.com');
+  await dashboard.fill('#create-policy input[name=audiences]', 'https://keymint.example.com');
+  await dashboard.fill('#create-policy input[name=subject]', 'repo:acme/api:ref:refs/heads/main');
+  await dashboard.fill('#create-policy input[name=claims]', 'job_workflow_ref=acme/api/.github/workflows/*');
+  await dashboard.fill('#create-policy input[name=scopes]', 'deploy');
+  await dashboard.click('#create-policy button[type=submit]');
+  const policy = dashboard.locator('#policies tbody tr').first();
+  await policy.waitFor();
+  report.policyCells = await policy.locator('td').allTextContents();
+  await dashboard.screenshot({ path: `${screenshots}/dashboard-trust-policies.png`, fullPage: true });
+  await policy.locator('button.danger').click();
+  await dashboard.locator('#no-policies').waitFor({ state: 'visible' });
+  report.policiesAfterDelete = await dashboard.locator('#policies tbody tr').count();
   await dashboard.click('[data-tab="tokens"]');
   await dashboard.locator('#personal tbody tr button.danger').first().click();
   await dashboard.locator('#no-tokens').waitFor({ state: 'visible' });

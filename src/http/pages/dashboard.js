@@ -1,5 +1,5 @@
 // The members' dashboard: log in, then Settings and API Tokens (personal
-// tokens), and, for admins, the workspace's keys. The login token lives in
+// tokens), and, for admins, the workspace's keys and trust policies. The login token lives in
 // sessionStorage: gone when the tab closes.
 'use strict';
 
@@ -37,6 +37,58 @@
       show(`#${element.dataset.tab}`, selected);
     }
     if (tab === 'workspace-keys') loadWorkspaceKeys().catch(() => {});
+    if (tab === 'trust-policies') loadPolicies().catch(() => {});
+  }
+
+  const words = (text) => text.split(/[\s,]+/).filter(Boolean);
+
+  // "name=pattern" pairs, separated by commas or spaces.
+  function claimPatterns(text) {
+    const claims = {};
+    for (const pair of words(text)) {
+      const at = pair.indexOf('=');
+      if (at > 0) claims[pair.slice(0, at)] = pair.slice(at + 1);
+    }
+    return claims;
+  }
+
+  function cell(row, text) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+
+  function policiesPath() {
+    return `/api/v1/workspaces/${encodeURIComponent($('#policy-workspace').value)}/trust-policies`;
+  }
+
+  async function loadPolicies() {
+    if (!$('#policy-workspace').value) return;
+    const page = await request('GET', `${policiesPath()}?limit=100`);
+    const rows = $('#policies tbody');
+    rows.replaceChildren();
+    for (const policy of page.data) {
+      const row = document.createElement('tr');
+      row.dataset.id = policy.id;
+      cell(row, policy.name);
+      const id = document.createElement('code');
+      id.textContent = policy.id;
+      cell(row, '').appendChild(id);
+      cell(row, policy.issuer).className = 'wrap';
+      const claims = Object.entries(policy.claims).map(([name, pattern]) => `${name}=${pattern}`);
+      cell(row, [policy.subject, ...claims].filter(Boolean).join(', ')).className = 'wrap';
+      cell(row, policy.scopes.join(' '));
+      const actions = cell(row, '');
+      actions.className = 'actions';
+      button(actions, 'Delete', async () => {
+        if (!confirm(`Delete "${policy.name}"? Its workloads cannot exchange tokens any more, and their tokens stop at introspection.`)) return;
+        await request('DELETE', `${policiesPath()}/${encodeURIComponent(policy.id)}`);
+        await loadPolicies();
+      }, 'danger');
+      rows.appendChild(row);
+    }
+    show('#no-policies', page.data.length === 0);
   }
 
   function fill(selectElement, workspaces) {
@@ -100,7 +152,9 @@
     fill($('#create').workspace, me.workspaces);
     const administered = me.workspaces.filter((w) => w.scopes.includes('keys:write'));
     fill($('#admin-workspace'), administered);
+    fill($('#policy-workspace'), administered);
     document.querySelector('[data-tab="workspace-keys"]').hidden = administered.length === 0;
+    document.querySelector('[data-tab="trust-policies"]').hidden = administered.length === 0;
     show('#login', false);
     show('#app', true);
     select('tokens');
@@ -149,10 +203,32 @@
     await loadTokens();
   });
 
+  $('#create-policy').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const optional = (value) => (value.trim() ? value.trim() : undefined);
+    const number = (value) => (value ? Number(value) : undefined);
+    await request('POST', policiesPath(), {
+      name: form.name.value,
+      issuer: form.issuer.value.trim(),
+      audiences: words(form.audiences.value),
+      subject: optional(form.subject.value),
+      claims: claimPatterns(form.claims.value),
+      scopes: words(form.scopes.value),
+      environment: optional(form.environment.value),
+      jwks_uri: optional(form.jwks_uri.value),
+      max_ttl_seconds: number(form.max_ttl_seconds.value),
+      rate_limit: number(form.rate_limit.value),
+    });
+    form.reset();
+    await loadPolicies();
+  });
+
   for (const tab of document.querySelectorAll('[role="tab"]')) {
     tab.addEventListener('click', () => select(tab.dataset.tab));
   }
   $('#admin-workspace').addEventListener('change', () => loadWorkspaceKeys().catch(() => {}));
+  $('#policy-workspace').addEventListener('change', () => loadPolicies().catch(() => {}));
   $('#logout').addEventListener('click', loggedOut);
   wireReveal();
 
