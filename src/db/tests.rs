@@ -147,3 +147,25 @@ fn proofs_are_recorded_once_within_and_across_batches() {
     let second = models::used_once::first_uses(&mut conn, &[proof("b"), proof("c")]);
     assert_eq!(second.unwrap(), [false, true]);
 }
+
+/// Uses are forgotten once they can no longer be replayed, and not before.
+#[test]
+fn used_once_forgets_only_what_has_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sweep.db").display());
+    let pool = connect(&url, 1).unwrap();
+    migrate(&pool).unwrap();
+    let mut conn = pool.get().unwrap();
+    let uses = [("old".to_owned(), 100), ("new".to_owned(), 300)];
+    models::used_once::first_uses(&mut conn, &uses).unwrap();
+    assert_eq!(
+        models::used_once::forget_expired(&mut conn, 200).unwrap(),
+        1
+    );
+    let again = models::used_once::first_uses(&mut conn, &uses).unwrap();
+    assert_eq!(
+        again,
+        [true, false],
+        "the old one forgotten, the new one kept"
+    );
+}

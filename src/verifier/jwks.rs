@@ -212,7 +212,9 @@ impl<D: Document> DocumentCache<D> {
                 .saturating_mul(2u32.saturating_pow(fetching.failures_in_a_row))
                 .min(LONGEST_BACK_OFF);
             fetching.failures_in_a_row = fetching.failures_in_a_row.saturating_add(1);
-            fetching.not_before = Some(now + wait);
+            // From the failure, not the request: a fetch that timed out
+            // must not have used up its own back-off.
+            fetching.not_before = Some(Instant::now() + wait);
         }
         match result {
             Ok(update) => Ok(self.store(update)),

@@ -650,7 +650,66 @@ async fn every_check_refuses_its_token(backend: Backend) {
     );
 }
 
+/// An issuer that takes connections and never answers costs its own
+/// exchanges a bounded wait and then a 503, at once while it backs off;
+/// exchanges under another issuer go on meanwhile.
+async fn an_issuer_that_hangs_slows_only_its_own_exchanges(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let issuer = TestIssuer::start();
+    let working = github_policy(&app, &issuer).await;
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_base = format!("http://{}", silent.local_addr().unwrap());
+    let (status, hanging) = create_policy(
+        &app,
+        json!({"name": "hangs", "issuer": silent_base, "audiences": [AUDIENCE], "subject": "x"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{hanging}");
+    let hanging = hanging["id"].as_str().unwrap().to_owned();
+    let token = issuer.sign(&issuer.github_actions(AUDIENCE, "acme/api", "refs/heads/main"));
+    let stuck = {
+        let (client, url, hanging, token) = (
+            app.client.clone(),
+            app.url("/auth/token"),
+            hanging.clone(),
+            token.clone(),
+        );
+        tokio::spawn(async move {
+            exchange_at(&client, url, &hanging, &token, &[])
+                .await
+                .status()
+        })
+    };
+    // While that exchange waits on its issuer, another issuer's goes through.
+    let meanwhile = std::time::Instant::now();
+    let other = issuer.sign(&issuer.github_actions(AUDIENCE, "acme/api", "refs/heads/main"));
+    assert_eq!(exchange(&app, &working, &other, &[]).await.status(), 200);
+    assert!(
+        !stuck.is_finished(),
+        "the hanging issuer's exchange is still waiting"
+    );
+    assert!(meanwhile.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(
+        stuck.await.unwrap(),
+        503,
+        "a bounded wait, then unavailable"
+    );
+    // Backing off: the next one is refused at once.
+    let again = std::time::Instant::now();
+    assert_error(
+        exchange(&app, &hanging, &token, &[]).await,
+        503,
+        "unavailable",
+    )
+    .await;
+    assert!(again.elapsed() < std::time::Duration::from_secs(1));
+    drop(silent);
+}
+
 crate::on_both_backends!(
+    an_issuer_that_hangs_slows_only_its_own_exchanges,
     policies_are_managed_with_keys_write_and_audited,
     workloads_exchange_their_own_tokens_under_a_policy,
     every_check_refuses_its_token,
@@ -677,6 +736,17 @@ async fn postgres_replicas_exchange_a_token_once() {
         async move { exchange_at(&client, url, &policy, &token, &[]).await }
     };
     assert_error(on_replica(token).await, 400, "invalid_request").await;
-    let fresh = issuer.sign(&issuer.github_actions(AUDIENCE, "acme/api", "refs/heads/main"));
-    assert_eq!(on_replica(fresh).await.status(), 200);
+    let fresh = || issuer.sign(&issuer.github_actions(AUDIENCE, "acme/api", "refs/heads/main"));
+    assert_eq!(on_replica(fresh()).await.status(), 200);
+    // Deleted on one replica, the policy is gone on the other at once.
+    let one = format!("{}/{policy}", policies_url(&app));
+    let deleted = app
+        .client
+        .delete(&one)
+        .bearer_auth(&app.bootstrap.secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_error(on_replica(fresh()).await, 401, "invalid_client").await;
 }
