@@ -64,6 +64,7 @@ pub async fn exchange_federated(state: &AppState, request: FederatedRequest) -> 
         };
     }
     let origin = request.origin.clone();
+    let claimed = token::claimed_subject(&request.token);
     let (policy, rate, outcome) = attempt(state, request, now).await;
     let result = match outcome {
         Ok((issued, subject)) => {
@@ -84,8 +85,10 @@ pub async fn exchange_federated(state: &AppState, request: FederatedRequest) -> 
             if !matches!(error, ApiError::Unavailable | ApiError::RateLimited { .. }) {
                 state.failures.record_failure(&ip_key, now_unix);
             }
+            // The subject the refused token claims: unverified, so named so.
             let detail = json!({
                 "issuer": policy.as_ref().map(|p| &p.issuer),
+                "claimed_subject": claimed,
                 "reason": error.detail(),
             });
             audit_event(

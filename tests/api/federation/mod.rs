@@ -642,6 +642,21 @@ async fn every_check_refuses_its_token(backend: Backend) {
         .expect("a refusal audited");
     assert_eq!(refused["detail"]["issuer"], issuer.base, "{refused}");
     assert!(
+        refused["detail"]["claimed_subject"].is_string(),
+        "{refused}"
+    );
+    assert!(refused["detail"]["reason"].is_string(), "{refused}");
+    let exchanged = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "federation.exchanged")
+        .unwrap();
+    assert_eq!(
+        exchanged["detail"]["subject"], "repo:acme/api:ref:refs/heads/main",
+        "{exchanged}"
+    );
+    assert!(
         log["data"]
             .as_array()
             .unwrap()
