@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use serde_json::json;
 
 use super::rules::{audience, grant_scope, token_lifetime};
-use super::{Exchanged, FAILURES_PER_IP, IssuedToken, dpop_proof, now_unix};
+use super::{Exchanged, IssuedToken, dpop_proof, ip_throttle, now_unix};
 use crate::access::ScopeSet;
 use crate::audit::{self, Origin};
 use crate::clock;
@@ -19,7 +19,6 @@ use crate::federation::token::{self, ExternalToken, LEEWAY_SECS, Refusal, Unveri
 use crate::key_kind::ClientKind;
 use crate::ratelimit::Subject;
 use crate::state::AppState;
-use crate::throttle;
 use crate::tokens::claims::{Confirmation, Registered};
 use crate::tokens::{AccessClaims, issue};
 
@@ -53,16 +52,10 @@ impl std::fmt::Debug for FederatedRequest {
 pub async fn exchange_federated(state: &AppState, request: FederatedRequest) -> Exchanged {
     let now = clock::now();
     let now_unix = now_unix(now);
-    let ip_key = throttle::ip_key("exchange", request.origin.client_ip);
-    if let Err(error) = state
-        .failures
-        .check([(&*ip_key, FAILURES_PER_IP)], now_unix)
-    {
-        return Exchanged {
-            rate: None,
-            result: Err(error),
-        };
-    }
+    let ip_key = match ip_throttle(state, &request.origin, now_unix) {
+        Ok(ip_key) => ip_key,
+        Err(throttled) => return throttled,
+    };
     let origin = request.origin.clone();
     let claimed = token::claimed_subject(&request.token);
     let (policy, rate, outcome) = attempt(state, request, now).await;

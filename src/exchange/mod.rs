@@ -95,19 +95,13 @@ struct NamedKey {
 pub async fn exchange(state: &AppState, request: ExchangeRequest) -> Exchanged {
     let now = clock::now();
     let now_unix = now.and_utc().timestamp();
-    let ip_key = throttle::ip_key("exchange", request.origin.client_ip);
     // The key's own count is checked once its secret has named it: a
     // client_id alone names nothing, so whoever read a key id in a JWT
     // cannot lock the key's holder out.
-    if let Err(error) = state
-        .failures
-        .check([(&*ip_key, FAILURES_PER_IP)], now_unix)
-    {
-        return Exchanged {
-            rate: None,
-            result: Err(error),
-        };
-    }
+    let ip_key = match ip_throttle(state, &request.origin, now_unix) {
+        Ok(ip_key) => ip_key,
+        Err(throttled) => return throttled,
+    };
     let origin = request.origin.clone();
     let (named, error) = match attempt(state, request, now).await {
         Err(infrastructure) => (None, infrastructure),
@@ -122,6 +116,22 @@ pub async fn exchange(state: &AppState, request: ExchangeRequest) -> Exchanged {
     let rate = named.as_ref().and_then(|n| n.rate);
     let result = Err(refused(state, named, error, ip_key, origin, now_unix).await);
     Exchanged { rate, result }
+}
+
+/// The client IP's failure-throttle key, or the answer to an IP that has
+/// failed too often this minute: every form of exchange checks it first.
+fn ip_throttle(state: &AppState, origin: &Origin, now_unix: i64) -> Result<String, Exchanged> {
+    let ip_key = throttle::ip_key("exchange", origin.client_ip);
+    match state
+        .failures
+        .check([(&*ip_key, FAILURES_PER_IP)], now_unix)
+    {
+        Ok(()) => Ok(ip_key),
+        Err(error) => Err(Exchanged {
+            rate: None,
+            result: Err(error),
+        }),
+    }
 }
 
 /// Counts a wrong credential towards throttling and audits a refusal on a
