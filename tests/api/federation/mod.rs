@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use keymint::access::ScopeSet;
 use keymint::dpop::prover::ProofKey;
 use keymint::signing::SigningAlg;
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -723,7 +724,71 @@ async fn an_issuer_that_hangs_slows_only_its_own_exchanges(backend: Backend) {
     drop(silent);
 }
 
+/// A policy belongs to its workspace: by the path of another workspace,
+/// even one its caller owns, it is not found, not listed, not changed and
+/// not deleted; by its own, it is (the control).
+async fn a_policy_is_reached_only_through_its_workspace(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let issuer = TestIssuer::start();
+    let policy = github_policy(&app, &issuer).await;
+    app.set_password("admin@localhost", "a long enough password")
+        .await;
+    let owner = app
+        .login_token("admin@localhost", "a long enough password")
+        .await;
+    let (status, other) = app
+        .call(
+            Method::POST,
+            "/api/v1/workspaces",
+            &owner,
+            Some(json!({"slug": "other", "name": "Other"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{other}");
+    let elsewhere = format!("/api/v1/workspaces/other/trust-policies/{policy}");
+    for (method, body) in [
+        (Method::GET, None),
+        (Method::PATCH, Some(json!({"name": "taken over"}))),
+        (Method::DELETE, None),
+    ] {
+        let (status, answer) = app.call(method.clone(), &elsewhere, &owner, body).await;
+        assert_eq!(status, 404, "{method} {answer}");
+    }
+    let (_, listed) = app
+        .call(
+            Method::GET,
+            "/api/v1/workspaces/other/trust-policies",
+            &owner,
+            None,
+        )
+        .await;
+    assert_eq!(listed["data"], json!([]));
+    // The bootstrap key of the first workspace may not reach the other.
+    let (status, _) = app
+        .call(
+            Method::GET,
+            "/api/v1/workspaces/other/trust-policies",
+            &app.bootstrap.secret,
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+    let own = format!(
+        "/api/v1/workspaces/{}/trust-policies/{policy}",
+        app.bootstrap.workspace_id
+    );
+    let (status, read) = app.call(Method::GET, &own, &owner, None).await;
+    assert_eq!(
+        (status, read["name"].as_str()),
+        (200, Some("deploy from main")),
+        "untouched"
+    );
+}
+
 crate::on_both_backends!(
+    a_policy_is_reached_only_through_its_workspace,
     an_issuer_that_hangs_slows_only_its_own_exchanges,
     policies_are_managed_with_keys_write_and_audited,
     workloads_exchange_their_own_tokens_under_a_policy,
