@@ -56,9 +56,8 @@ pub async fn exchange_federated(state: &AppState, request: FederatedRequest) -> 
         Ok(ip_key) => ip_key,
         Err(throttled) => return throttled,
     };
-    let origin = request.origin.clone();
-    let claimed = token::claimed_subject(&request.token);
-    let (policy, rate, outcome) = attempt(state, request, now).await;
+    let origin = &request.origin;
+    let (policy, rate, outcome) = attempt(state, &request, now).await;
     let result = match outcome {
         Ok((issued, subject)) => {
             let detail =
@@ -68,7 +67,7 @@ pub async fn exchange_federated(state: &AppState, request: FederatedRequest) -> 
                 policy.as_ref(),
                 "federation.exchanged",
                 detail,
-                &origin,
+                origin,
             )
             .await;
             Ok(issued)
@@ -81,17 +80,10 @@ pub async fn exchange_federated(state: &AppState, request: FederatedRequest) -> 
             // The subject the refused token claims: unverified, so named so.
             let detail = json!({
                 "issuer": policy.as_ref().map(|p| &p.issuer),
-                "claimed_subject": claimed,
+                "claimed_subject": token::claimed_subject(&request.token),
                 "reason": error.detail(),
             });
-            audit_event(
-                state,
-                policy.as_ref(),
-                "federation.refused",
-                detail,
-                &origin,
-            )
-            .await;
+            audit_event(state, policy.as_ref(), "federation.refused", detail, origin).await;
             Err(error)
         }
     };
@@ -104,7 +96,7 @@ type Attempt = (
     Result<(IssuedToken, String), ApiError>,
 );
 
-async fn attempt(state: &AppState, request: FederatedRequest, now: NaiveDateTime) -> Attempt {
+async fn attempt(state: &AppState, request: &FederatedRequest, now: NaiveDateTime) -> Attempt {
     let policy_id = request.policy_id.trim().to_owned();
     let found = db::read(&state.pool, move |conn| {
         let Some(policy) = trust_policies::find(conn, &policy_id)? else {
@@ -138,7 +130,7 @@ async fn attempt(state: &AppState, request: FederatedRequest, now: NaiveDateTime
 async fn issue_for(
     state: &AppState,
     policy: &TrustPolicy,
-    request: FederatedRequest,
+    request: &FederatedRequest,
     now: NaiveDateTime,
 ) -> Result<(IssuedToken, String), ApiError> {
     let lifetime = token_lifetime(state, request.expires_in)?;

@@ -72,7 +72,8 @@ pub struct ExternalToken {
     pub sub: String,
     pub exp: i64,
     /// What the token is remembered by so it is exchanged once: a hash of
-    /// its issuer and `jti`, or of its signature when it has no `jti`.
+    /// its issuer and `jti`, or of what its signature covers when it has
+    /// no `jti` (see `token_replay_id`).
     pub replay_id: String,
 }
 
@@ -140,14 +141,24 @@ pub async fn verify(
     let claims: Map<String, Value> =
         jws::decode_payload(&payload).map_err(|_| Refusal::Malformed)?;
     let checked = check_claims(policy, &claims, now)?;
-    let replay_id = match claims.get("jti").and_then(Value::as_str) {
-        Some(jti) => replay_id(&[policy.issuer.as_bytes(), jti.as_bytes()]),
-        None => replay_id(&[token.rsplit('.').next().unwrap_or_default().as_bytes()]),
-    };
     Ok(ExternalToken {
-        replay_id,
+        replay_id: token_replay_id(&policy.issuer, &claims, token),
         ..checked
     })
+}
+
+/// What a token is remembered by: its issuer and `jti`, or, without a
+/// `jti`, what its signature covers. Never the signature itself: an ECDSA
+/// signature has a twin (`s` and `n - s`) that verifies as well, so a
+/// replay could pass for a new token.
+fn token_replay_id(issuer: &str, claims: &Map<String, Value>, token: &str) -> String {
+    match claims.get("jti").and_then(Value::as_str) {
+        Some(jti) => replay_id(&[issuer.as_bytes(), jti.as_bytes()]),
+        None => {
+            let signed = token.rsplit_once('.').map_or(token, |(signed, _)| signed);
+            replay_id(&[issuer.as_bytes(), b"", signed.as_bytes()])
+        }
+    }
 }
 
 fn check_claims(
@@ -334,6 +345,31 @@ mod tests {
             })
             .unwrap_err(),
             Refusal::TooLongLived
+        );
+    }
+
+    #[test]
+    fn a_token_without_jti_is_remembered_by_what_its_signature_covers() {
+        let none = Map::new();
+        let one = token_replay_id("https://i", &none, "aGVhZA.Ym9keQ.c2lnMQ");
+        // The same header and payload under another (say, twin) signature.
+        assert_eq!(
+            one,
+            token_replay_id("https://i", &none, "aGVhZA.Ym9keQ.c2lnMg")
+        );
+        assert_ne!(
+            one,
+            token_replay_id("https://i", &none, "aGVhZA.Ym9keTI.c2lnMQ")
+        );
+        let jti = json!({"jti": "j"}).as_object().unwrap().clone();
+        let by_jti = token_replay_id("https://i", &jti, "aGVhZA.Ym9keQ.c2lnMQ");
+        assert_eq!(
+            by_jti,
+            token_replay_id("https://i", &jti, "other.token.entirely")
+        );
+        assert_ne!(
+            by_jti,
+            token_replay_id("https://j", &jti, "aGVhZA.Ym9keQ.c2lnMQ")
         );
     }
 
