@@ -20,7 +20,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use auth_version::AuthVersion;
 pub use health::Health;
-pub use work::{read, run, run_unfenced, with_connection};
+pub use work::{ping, read, run, run_unfenced, with_connection};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -296,14 +296,6 @@ pub fn migrate(pool: &Pool) -> Result<usize, SetupError> {
             ran.map_err(migrate_err)
         }
     }
-}
-
-/// Whether the database answers now: `/readyz`.
-pub fn ping(pool: &Pool) -> bool {
-    !pool.health.is_down()
-        && pool
-            .get()
-            .is_ok_and(|mut conn| conn.batch_execute("SELECT 1").is_ok())
 }
 
 #[cfg(test)]

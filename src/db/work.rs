@@ -58,6 +58,24 @@ where
         .map_err(|_| ApiError::internal("a database task ended abnormally"))?
 }
 
+/// Whether the database answers now, on both pools (`/readyz`). Exchanges
+/// look keys up on the read-only pool, whose connections an outage killed
+/// as well: ready means both hand out live ones again. A dead connection
+/// found here is dropped, as a request would drop it.
+pub fn ping(pool: &Pool) -> bool {
+    [&pool.connections, &pool.readers]
+        .into_iter()
+        .all(|connections| {
+            checkout(pool, connections).is_ok_and(|mut conn| {
+                let answered = conn.batch_execute("SELECT 1").is_ok();
+                if !answered {
+                    mark_broken(&mut conn);
+                }
+                answered
+            })
+        })
+}
+
 /// `work` on a connection of `connections`, dropped afterwards if it was
 /// lost.
 fn on_connection<T>(
