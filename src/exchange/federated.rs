@@ -112,6 +112,14 @@ async fn attempt(state: &AppState, request: &FederatedRequest, now: NaiveDateTim
         Ok(None) => return (None, None, Err(ApiError::InvalidClient)),
         Err(error) => return (None, None, Err(error)),
     };
+    let vetted = match vet(state, &policy, request, now).await {
+        Ok(vetted) => vetted,
+        Err(error) => return (Some(policy), None, Err(error)),
+    };
+    // Counted only for a token that checked out: the policy's id is no
+    // secret (it is every federated token's client_id), so counting on it
+    // alone would let anyone spend its workloads' rate. Bad tokens count on
+    // the sender's IP instead (see `exchange_federated`).
     let limit = policy
         .rate_limit
         .and_then(|limit| u32::try_from(limit).ok())
@@ -119,20 +127,28 @@ async fn attempt(state: &AppState, request: &FederatedRequest, now: NaiveDateTim
         .unwrap_or_else(|| plan.rate_limit());
     let rate = state.limiter.acquire(Subject::Key(&policy.id), limit);
     let issued = match rate.check() {
-        Ok(()) => issue_for(state, &policy, request, now).await,
+        Ok(()) => issue_for(state, &policy, request, vetted, now).await,
         Err(error) => Err(error),
     };
     (Some(policy), Some(rate), issued)
 }
 
-/// The checks after the policy is known and within its rate, then the
-/// token; the external subject beside it, for the audit log.
-async fn issue_for(
+/// What the request asks for, checked, and the external token it presents.
+struct Vetted {
+    lifetime: u32,
+    audience: String,
+    scope: ScopeSet,
+    signing_key: std::sync::Arc<crate::signing::SigningKey>,
+    external: ExternalToken,
+}
+
+/// The checks once the policy is known: what is asked for, then the token.
+async fn vet(
     state: &AppState,
     policy: &TrustPolicy,
     request: &FederatedRequest,
     now: NaiveDateTime,
-) -> Result<(IssuedToken, String), ApiError> {
+) -> Result<Vetted, ApiError> {
     let lifetime = token_lifetime(state, request.expires_in)?;
     let lifetime = match policy.max_ttl_seconds.and_then(|t| u32::try_from(t).ok()) {
         Some(max) => lifetime.min(max),
@@ -145,8 +161,32 @@ async fn issue_for(
         .map(ScopeSet::parse_space_separated);
     let scope = grant_scope(&policy.scopes(), requested)?;
     let signing_key = state.signer()?;
-
     let external = checked_token(state, policy, &request.token, now_unix(now)).await?;
+    Ok(Vetted {
+        lifetime,
+        audience,
+        scope,
+        signing_key,
+        external,
+    })
+}
+
+/// The token's proof and its single use, then the keymint token; the
+/// external subject beside it, for the audit log.
+async fn issue_for(
+    state: &AppState,
+    policy: &TrustPolicy,
+    request: &FederatedRequest,
+    vetted: Vetted,
+    now: NaiveDateTime,
+) -> Result<(IssuedToken, String), ApiError> {
+    let Vetted {
+        lifetime,
+        audience,
+        scope,
+        signing_key,
+        external,
+    } = vetted;
     let proof = dpop_proof(state, false, request.dpop_proof.as_deref(), now)?;
     if let Some(proof) = &proof {
         state

@@ -787,7 +787,47 @@ async fn a_policy_is_reached_only_through_its_workspace(backend: Backend) {
     );
 }
 
+/// A policy's id is no secret (every federated token carries it): forged
+/// tokens naming it do not spend its workloads' rate limit, which still
+/// holds for the tokens that check out.
+async fn forged_tokens_do_not_spend_a_policys_rate(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let issuer = TestIssuer::start();
+    let (status, policy) = create_policy(
+        &app,
+        json!({"name": "slow", "issuer": issuer.base, "audiences": [AUDIENCE],
+               "subject": "repo:acme/api:ref:refs/heads/main", "rate_limit": 1}),
+    )
+    .await;
+    assert_eq!(status, 201, "{policy}");
+    let policy = policy["id"].as_str().unwrap();
+    let good = || issuer.sign(&issuer.github_actions(AUDIENCE, "acme/api", "refs/heads/main"));
+    let forged = || {
+        let claims = issuer.github_actions(AUDIENCE, "acme/api", "refs/heads/main");
+        issuer.sign_as(&issuer.stranger, issuer.ec.kid(), &claims)
+    };
+    for _ in 0..5 {
+        assert_error(
+            exchange(&app, policy, &forged(), &[]).await,
+            400,
+            "invalid_request",
+        )
+        .await;
+    }
+    assert_eq!(exchange(&app, policy, &good(), &[]).await.status(), 200);
+    // The limit holds for real tokens: one a second.
+    assert_error(
+        exchange(&app, policy, &good(), &[]).await,
+        429,
+        "rate_limit_exceeded",
+    )
+    .await;
+}
+
 crate::on_both_backends!(
+    forged_tokens_do_not_spend_a_policys_rate,
     a_policy_is_reached_only_through_its_workspace,
     an_issuer_that_hangs_slows_only_its_own_exchanges,
     policies_are_managed_with_keys_write_and_audited,
