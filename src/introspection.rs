@@ -28,7 +28,7 @@ pub fn access_token(
     claims: AccessClaims,
     now: NaiveDateTime,
 ) -> Result<Option<Active>, ApiError> {
-    let Some(workspace_id) = issuer_stands(conn, &claims, now)? else {
+    let Some(workspace_id) = client_stands(conn, &claims, now)? else {
         return Ok(None);
     };
     // A bound token's `cnf` is among its claims (RFC 9449 section 6.2).
@@ -48,7 +48,7 @@ pub fn access_token(
 
 /// The workspace of what the token was issued to, if that still stands:
 /// the key of its kind, or the trust policy of a federated token.
-fn issuer_stands(
+fn client_stands(
     conn: &mut DbConnection,
     claims: &AccessClaims,
     now: NaiveDateTime,

@@ -13,7 +13,6 @@ use crate::db::DbConnection;
 use crate::db::models::api_keys::Position;
 use crate::db::models::trust_policies::{self, PolicyChanges, TrustPolicy};
 use crate::db::models::{new_id, workspaces};
-use crate::dpop::proof::same_target;
 use crate::error::ApiError;
 
 pub fn create(
@@ -188,11 +187,28 @@ fn check_trust(policy: &TrustPolicy, own_issuer: &str) -> Result<(), ApiError> {
             "a policy must pin a subject or at least one claim (a pattern that is more than *)",
         ));
     }
-    if same_target(&policy.issuer, own_issuer) {
+    // Keys served by keymint itself are keymint's: neither the issuer nor
+    // the JWKS may be on its origin.
+    let own = |url: &str| same_origin(url, own_issuer);
+    if own(&policy.issuer) {
         return Err(ApiError::validation(
             "issuer",
             "keymint's own tokens cannot be exchanged for others",
         ));
     }
+    if policy.jwks_uri.as_deref().is_some_and(own) {
+        return Err(ApiError::validation(
+            "jwks_uri",
+            "keymint's own keys cannot vouch for an external issuer",
+        ));
+    }
     Ok(())
+}
+
+/// Scheme, host and port alike (RFC 6454), default ports made explicit.
+fn same_origin(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
 }

@@ -403,6 +403,15 @@ impl TestApp {
         log["data"].as_array().expect("a page of events").clone()
     }
 
+    /// The actions of [`audit_events`](Self::audit_events), newest first.
+    pub async fn audit_actions(&self) -> Vec<String> {
+        self.audit_events()
+            .await
+            .iter()
+            .filter_map(|event| event["action"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     pub async fn create_key(&self, body: Value) -> Value {
         let response = self
             .api(

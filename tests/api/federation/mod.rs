@@ -179,6 +179,17 @@ async fn policies_are_managed_with_keys_write_and_audited(backend: Backend) {
             "keymint's own issuer",
             with("issuer", json!(app.base.clone())),
         ),
+        (
+            "an issuer on keymint's origin",
+            with("issuer", json!(format!("{}/elsewhere", app.base))),
+        ),
+        (
+            "keymint's own JWKS",
+            with(
+                "jwks_uri",
+                json!(format!("{}/.well-known/jwks.json", app.base)),
+            ),
+        ),
         ("no audience", with("audiences", json!([]))),
         ("an unknown field", with("trust_everyone", json!(true))),
         (
@@ -221,23 +232,16 @@ async fn policies_are_managed_with_keys_write_and_audited(backend: Backend) {
     assert_eq!(status, 403, "{answer}");
 
     // The audit log saw each change.
-    let log = app.url(&format!(
-        "/api/v1/workspaces/{}/audit-log",
-        app.bootstrap.workspace_id
-    ));
-    let (_, log) = status_and_json(auth(app.client.get(&log)).send().await.unwrap()).await;
-    let actions: Vec<&str> = log["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["action"].as_str())
-        .collect();
+    let actions = app.audit_actions().await;
     for action in [
         "trust_policy.created",
         "trust_policy.updated",
         "trust_policy.deleted",
     ] {
-        assert!(actions.contains(&action), "{action} in {actions:?}");
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} in {actions:?}"
+        );
     }
 }
 
@@ -622,22 +626,8 @@ async fn every_check_refuses_its_token(backend: Backend) {
     assert_error(response, 400, "invalid_request").await;
 
     // The refusals are in the audit log, with the issuer.
-    let log = app.url(&format!(
-        "/api/v1/workspaces/{}/audit-log",
-        app.bootstrap.workspace_id
-    ));
-    let (_, log) = status_and_json(
-        app.client
-            .get(&log)
-            .bearer_auth(&app.bootstrap.secret)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let refused = log["data"]
-        .as_array()
-        .unwrap()
+    let log = app.audit_events().await;
+    let refused = log
         .iter()
         .find(|e| e["action"] == "federation.refused")
         .expect("a refusal audited");
@@ -647,22 +637,13 @@ async fn every_check_refuses_its_token(backend: Backend) {
         "{refused}"
     );
     assert!(refused["detail"]["reason"].is_string(), "{refused}");
-    let exchanged = log["data"]
-        .as_array()
-        .unwrap()
+    let exchanged = log
         .iter()
         .find(|e| e["action"] == "federation.exchanged")
         .unwrap();
     assert_eq!(
         exchanged["detail"]["subject"], "repo:acme/api:ref:refs/heads/main",
         "{exchanged}"
-    );
-    assert!(
-        log["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["action"] == "federation.exchanged")
     );
 }
 
