@@ -115,6 +115,12 @@ pub struct Config {
     #[arg(long, env = "KEYMINT_DPOP_NONCE", default_value_t = false,
           value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, global = true)]
     pub dpop_nonce: bool,
+
+    /// `redis://HOST[:PORT][/DB]`: replicas share rate limits and failure
+    /// throttles there [default: in PostgreSQL when that is the database,
+    /// else in memory].
+    #[arg(long, env = "KEYMINT_REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
 }
 
 fn parse_alg(text: &str) -> Result<SigningAlg, String> {
@@ -150,6 +156,7 @@ impl Default for Config {
             key_cache_size: defaults::KEY_CACHE_SIZE,
             portal_max_keys: defaults::PORTAL_MAX_KEYS,
             dpop_nonce: false,
+            redis_url: None,
         }
     }
 }
@@ -233,6 +240,7 @@ impl fmt::Debug for Config {
             .field("key_cache_size", &self.key_cache_size)
             .field("portal_max_keys", &self.portal_max_keys)
             .field("dpop_nonce", &self.dpop_nonce)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .finish()
     }
 }

@@ -32,6 +32,7 @@ pub mod portal;
 pub mod ratelimit;
 pub mod secrets;
 pub mod server;
+pub mod shared;
 pub mod shutdown;
 pub mod signing;
 pub mod state;

@@ -50,7 +50,7 @@ pub async fn login(
         (&*ip_key, FAILURES_PER_IP),
         (&*email_key, FAILURES_PER_EMAIL),
     ];
-    state.failures.begin(&limits, now_unix)?;
+    state.failures.begin(&limits, now_unix).await?;
 
     let lookup = email.clone();
     let (user, memberships) = db::run(&state.pool, move |conn| {
@@ -106,7 +106,10 @@ pub async fn login(
         // Counted when the attempt began.
         return Err(ApiError::InvalidCredentials);
     };
-    state.failures.forgive(&[&ip_key, &email_key], now_unix);
+    state
+        .failures
+        .forgive(&[&ip_key, &email_key], now_unix)
+        .await;
     let lifetime = state.config.token_ttl;
     let access_token = issue::login_token(
         &*state.signer()?,

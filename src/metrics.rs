@@ -13,6 +13,7 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+use crate::shared::Mode;
 use crate::signing::KeyState;
 
 /// Buckets of the `/auth/token` latency histogram, in seconds: an exchange
@@ -38,6 +39,16 @@ pub struct Metrics {
     key_cache_hits: IntCounter,
     key_cache_misses: IntCounter,
     key_cache_entries: IntGauge,
+    limits_mode: IntGaugeVec,
+    limits_fallbacks: IntCounter,
+}
+
+/// Where rate limits and failure throttles are kept, at one moment.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitsGauges {
+    pub mode: Mode,
+    /// Times the shared store became unreachable since start.
+    pub fallbacks: u64,
 }
 
 /// The pool's numbers at one moment (r2d2's `State`, plus its size).
@@ -125,6 +136,20 @@ impl Metrics {
             "Keys held in memory by the key cache.",
         )
         .expect("valid metric");
+        let limits_mode = IntGaugeVec::new(
+            Opts::new(
+                "keymint_shared_limits",
+                "1 for how rate limits and failure throttles are kept now: memory (one node), \
+                 shared (across replicas) or per_replica (the shared store is unreachable).",
+            ),
+            &["mode"],
+        )
+        .expect("valid metric");
+        let limits_fallbacks = IntCounter::new(
+            "keymint_shared_limits_fallbacks_total",
+            "Times the shared store of limits became unreachable and limits fell back to per replica.",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(rate_limited.clone()),
@@ -136,6 +161,8 @@ impl Metrics {
             Box::new(usage_pending.clone()),
             Box::new(key_cache_lookups.clone()),
             Box::new(key_cache_entries.clone()),
+            Box::new(limits_mode.clone()),
+            Box::new(limits_fallbacks.clone()),
         ] {
             registry
                 .register(collector)
@@ -161,6 +188,8 @@ impl Metrics {
             key_cache_hits: key_cache_lookups.with_label_values(&["hit"]),
             key_cache_misses: key_cache_lookups.with_label_values(&["miss"]),
             key_cache_entries,
+            limits_mode,
+            limits_fallbacks,
         }
     }
 
@@ -198,6 +227,7 @@ impl Metrics {
         pool: PoolGauges,
         usage_pending: usize,
         key_cache_entries: usize,
+        limits: LimitsGauges,
     ) -> String {
         let mut counts = [0_i64; 4];
         for state in key_states {
@@ -225,6 +255,14 @@ impl Metrics {
             .set(i64::try_from(usage_pending).unwrap_or(i64::MAX));
         self.key_cache_entries
             .set(i64::try_from(key_cache_entries).unwrap_or(i64::MAX));
+
+        for mode in Mode::ALL {
+            self.limits_mode
+                .with_label_values(&[mode.label()])
+                .set(i64::from(mode == limits.mode));
+        }
+        self.limits_fallbacks
+            .inc_by(limits.fallbacks.saturating_sub(self.limits_fallbacks.get()));
 
         let mut text = Vec::new();
         TextEncoder::new()
@@ -293,7 +331,16 @@ mod tests {
             StatusCode::NOT_FOUND,
         );
         metrics.record_exchange("issued", Duration::from_millis(3));
-        let text = metrics.render([KeyState::Active, KeyState::Retired], pool(), 5, 0);
+        let text = metrics.render(
+            [KeyState::Active, KeyState::Retired],
+            pool(),
+            5,
+            0,
+            LimitsGauges {
+                mode: Mode::PerReplica,
+                fallbacks: 2,
+            },
+        );
         for line in [
             r#"keymint_http_requests_total{method="POST",route="/auth/token",status="200"} 1"#,
             r#"keymint_http_requests_total{method="other",route="unmatched",status="404"} 1"#,
@@ -308,11 +355,21 @@ mod tests {
             r#"keymint_db_pool_connections{state="idle"} 2"#,
             "keymint_db_pool_max_connections 16",
             "keymint_usage_pending_keys 5",
+            r#"keymint_shared_limits{mode="per_replica"} 1"#,
+            r#"keymint_shared_limits{mode="shared"} 0"#,
+            "keymint_shared_limits_fallbacks_total 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
                 "{line} missing in:\n{text}"
             );
+        }
+    }
+
+    fn memory() -> LimitsGauges {
+        LimitsGauges {
+            mode: Mode::Memory,
+            fallbacks: 0,
         }
     }
 
@@ -323,6 +380,6 @@ mod tests {
             Metrics::new(crate::exchange::OUTCOMES),
         );
         a.record_request("/healthz", &Method::GET, StatusCode::OK);
-        assert!(!b.render([], pool(), 0, 0).contains("/healthz"));
+        assert!(!b.render([], pool(), 0, 0, memory()).contains("/healthz"));
     }
 }

@@ -20,6 +20,7 @@ use crate::federation::Issuers;
 use crate::metrics::Metrics;
 use crate::passwords::pool::HashPool;
 use crate::ratelimit::RateLimiter;
+use crate::shared::{self, Shared};
 use crate::signing::{KeyTiming, SigningKeys, StoreError};
 use crate::state::AppState;
 use crate::throttle::FailureThrottle;
@@ -71,6 +72,8 @@ pub enum StartError {
     Tls(String),
     #[error("bootstrap: {0}")]
     Bootstrap(ApiError),
+    #[error(transparent)]
+    Shared(#[from] crate::shared::UrlError),
     #[error("the HTTP client for federated issuers: {0}")]
     Federation(reqwest::Error),
 }
@@ -130,6 +133,11 @@ impl Server {
         let keys = KeyCache::new(config.key_cache_size, pool.auth_version().clone());
         let dpop =
             DpopGuard::for_server(&pool, config.dpop_nonce).map_err(StartError::Bootstrap)?;
+        let shared = Shared::for_server(config.redis_url.as_deref(), &pool)?.map(Arc::new);
+        log::info!(
+            "rate limits and failure throttles: {}",
+            Shared::mode(shared.as_deref()).label()
+        );
         let state = AppState {
             config,
             issuer,
@@ -137,9 +145,10 @@ impl Server {
             pool: pool.clone(),
             signing,
             usage: UsageBuffer::default(),
-            failures: FailureThrottle::default(),
+            failures: FailureThrottle::new(shared.clone()),
             hashing: HashPool::for_this_machine(),
-            limiter: RateLimiter::default(),
+            limiter: RateLimiter::new(shared.clone()),
+            shared,
             own_keys: OwnKeys::default(),
             dpop,
             federation: Issuers::new().map_err(StartError::Federation)?,
@@ -262,6 +271,22 @@ impl Server {
                     }
                 },
             ),
+            syncing_limits(state.clone(), stopped.clone()),
+            every(
+                USED_ONCE_SWEEP_PERIOD,
+                "forgetting full rate buckets and past failure windows",
+                stopped.clone(),
+                {
+                    let state = state.clone();
+                    move || match &state.shared {
+                        Some(shared) => {
+                            let now = chrono::Utc::now();
+                            shared.sweep(now.timestamp_micros(), now.timestamp().div_euclid(60))
+                        }
+                        None => Ok(()),
+                    }
+                },
+            ),
             every(self.usage_flush_period, "flushing usage counts", stopped, {
                 let state = state.clone();
                 move || {
@@ -290,6 +315,29 @@ impl Server {
         }
         served
     }
+}
+
+/// Syncs the rate limiter with the shared store every
+/// [`shared::SYNC_PERIOD`], until `stop` turns true; nothing to do
+/// without a store.
+fn syncing_limits(
+    state: web::Data<AppState>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if state.shared.is_none() {
+            return;
+        }
+        let mut ticks = tokio::time::interval(shared::SYNC_PERIOD);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = stop.wait_for(|stop| *stop) => return,
+            }
+            state.limiter.sync().await;
+        }
+    })
 }
 
 /// Runs blocking `work` every `period` on the blocking pool, logging

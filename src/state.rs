@@ -31,6 +31,9 @@ pub struct AppState {
     pub hashing: HashPool,
     /// Request rate per key (and per user, for login tokens).
     pub limiter: RateLimiter,
+    /// Where replicas share the limiter's and the throttle's state (none:
+    /// one node, in memory).
+    pub shared: Option<Arc<crate::shared::Shared>>,
     /// keymint's own published keys, for tokens presented back to it.
     pub own_keys: OwnKeys,
     /// The DPoP proofs presented to keymint: replay and nonces.

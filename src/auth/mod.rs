@@ -81,7 +81,8 @@ async fn authenticate_checked(
         key.vet(client_ip, now)?;
         let rate = state
             .limiter
-            .acquire(Subject::Key(&key.key.id), key.rate_limit());
+            .acquire(Subject::Key(&key.key.id), key.rate_limit())
+            .await;
         // A secret used directly counts as a use of the key.
         state.usage.record(&key.key.id, now);
         return Ok(Checked {
@@ -121,7 +122,8 @@ async fn authenticate_checked(
             // Tokens draw from the bucket of the key they were exchanged from.
             let rate = state
                 .limiter
-                .acquire(Subject::Key(&key.key.id), key.rate_limit());
+                .acquire(Subject::Key(&key.key.id), key.rate_limit())
+                .await;
             Ok(Checked {
                 authenticated: Authenticated {
                     principal: Principal::Key(Arc::new(key)),
@@ -145,7 +147,7 @@ async fn authenticate_checked(
             let user = user.ok_or(ApiError::InvalidToken)?;
             // A person acts in all their workspaces: the best plan applies.
             let limit = plan.unwrap_or(Plan::Hobby).rate_limit();
-            let rate = state.limiter.acquire(Subject::User(&user.id), limit);
+            let rate = state.limiter.acquire(Subject::User(&user.id), limit).await;
             Ok(Checked {
                 authenticated: Authenticated {
                     principal: Principal::User(user),

@@ -52,7 +52,7 @@ impl std::fmt::Debug for FederatedRequest {
 pub async fn exchange_federated(state: &AppState, request: FederatedRequest) -> Exchanged {
     let now = clock::now();
     let now_unix = now_unix(now);
-    let ip_key = match ip_throttle(state, &request.origin, now_unix) {
+    let ip_key = match ip_throttle(state, &request.origin, now_unix).await {
         Ok(ip_key) => ip_key,
         Err(throttled) => return throttled,
     };
@@ -75,7 +75,7 @@ pub async fn exchange_federated(state: &AppState, request: FederatedRequest) -> 
         Err(error) => {
             // Every refused token counts: each cost a signature check.
             if !matches!(error, ApiError::Unavailable | ApiError::RateLimited { .. }) {
-                state.failures.record_failure(&ip_key, now_unix);
+                state.failures.record_failure(&ip_key, now_unix).await;
             }
             // The subject the refused token claims: unverified, so named so.
             let detail = json!({
@@ -125,7 +125,7 @@ async fn attempt(state: &AppState, request: &FederatedRequest, now: NaiveDateTim
         .and_then(|limit| u32::try_from(limit).ok())
         .filter(|limit| *limit > 0)
         .unwrap_or_else(|| plan.rate_limit());
-    let rate = state.limiter.acquire(Subject::Key(&policy.id), limit);
+    let rate = state.limiter.acquire(Subject::Key(&policy.id), limit).await;
     let issued = match rate.check() {
         Ok(()) => issue_for(state, &policy, request, vetted, now).await,
         Err(error) => Err(error),

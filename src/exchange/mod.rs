@@ -98,7 +98,7 @@ pub async fn exchange(state: &AppState, request: ExchangeRequest) -> Exchanged {
     // The key's own count is checked once its secret has named it: a
     // client_id alone names nothing, so whoever read a key id in a JWT
     // cannot lock the key's holder out.
-    let ip_key = match ip_throttle(state, &request.origin, now_unix) {
+    let ip_key = match ip_throttle(state, &request.origin, now_unix).await {
         Ok(ip_key) => ip_key,
         Err(throttled) => return throttled,
     };
@@ -120,11 +120,16 @@ pub async fn exchange(state: &AppState, request: ExchangeRequest) -> Exchanged {
 
 /// The client IP's failure-throttle key, or the answer to an IP that has
 /// failed too often this minute: every form of exchange checks it first.
-fn ip_throttle(state: &AppState, origin: &Origin, now_unix: i64) -> Result<String, Exchanged> {
+async fn ip_throttle(
+    state: &AppState,
+    origin: &Origin,
+    now_unix: i64,
+) -> Result<String, Exchanged> {
     let ip_key = throttle::ip_key("exchange", origin.client_ip);
     match state
         .failures
-        .check([(&*ip_key, FAILURES_PER_IP)], now_unix)
+        .check(&[(&*ip_key, FAILURES_PER_IP)], now_unix)
+        .await
     {
         Ok(()) => Ok(ip_key),
         Err(error) => Err(Exchanged {
@@ -150,11 +155,12 @@ async fn refused(
     // It counts on a key only when the key's own secret was presented (with
     // a wrong email or client_id).
     if status == 401 {
-        state.failures.record_failure(&ip_key, now_unix);
+        state.failures.record_failure(&ip_key, now_unix).await;
         if let Some(named) = &named {
             state
                 .failures
-                .record_failure(&key_throttle_key(&named.id), now_unix);
+                .record_failure(&key_throttle_key(&named.id), now_unix)
+                .await;
         }
     }
     if !matches!(status, 401 | 403) {
@@ -224,13 +230,18 @@ async fn attempt(
         rate: None,
     };
     let limits = [(&*key_throttle_key(&key.id), FAILURES_PER_KEY)];
-    if let Err(error) = state.failures.check(limits, now.and_utc().timestamp()) {
+    if let Err(error) = state
+        .failures
+        .check(&limits, now.and_utc().timestamp())
+        .await
+    {
         return Ok((Some(named), Err(error)));
     }
     // Every exchange presenting the key counts against its rate limit.
     let rate = state
         .limiter
-        .acquire(Subject::Key(&key.id), known.rate_limit());
+        .acquire(Subject::Key(&key.id), known.rate_limit())
+        .await;
     named.rate = Some(rate);
     let checked = rate.check().and_then(|()| {
         let lifetime = lifetime?;

@@ -91,7 +91,8 @@ pub async fn accept_invite(
     let ip_key = throttle::ip_key("invite", origin(&request, &state).client_ip);
     state
         .failures
-        .begin(&[(&ip_key, INVITE_FAILURES_PER_IP)], now_unix)?;
+        .begin(&[(&ip_key, INVITE_FAILURES_PER_IP)], now_unix)
+        .await?;
     let token = body.token.trim().to_owned();
     let lookup = token.clone();
     db::run(&state.pool, move |conn| {
@@ -108,7 +109,7 @@ pub async fn accept_invite(
         crate::members::accept_invitation(conn, &token, &hash, clock::now())
     })
     .await?;
-    state.failures.forgive(&[&ip_key], now_unix);
+    state.failures.forgive(&[&ip_key], now_unix).await;
     Ok(HttpResponse::Ok().json(AcceptedInvitation {
         user: InvitedUser {
             id: user.id,

@@ -6,7 +6,8 @@ use chrono::Utc;
 use serde_json::json;
 
 use crate::db;
-use crate::metrics::{self, PoolGauges};
+use crate::metrics::{self, LimitsGauges, PoolGauges};
+use crate::shared::Shared;
 use crate::state::AppState;
 
 /// The process is up and answering.
@@ -52,6 +53,10 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         },
         state.usage.pending_keys(),
         state.keys.len(),
+        LimitsGauges {
+            mode: Shared::mode(state.shared.as_deref()),
+            fallbacks: state.shared.as_ref().map_or(0, |s| s.fallbacks()),
+        },
     );
     HttpResponse::Ok()
         .content_type(metrics::CONTENT_TYPE)

@@ -65,7 +65,8 @@ impl FromRequest for PortalSession {
             let bucket = customer_bucket(&claims.ws, &claims.registered.sub);
             let rate = state
                 .limiter
-                .acquire(Subject::Customer(&bucket), plan.rate_limit());
+                .acquire(Subject::Customer(&bucket), plan.rate_limit())
+                .await;
             rate_limit::record(&request, rate)?;
             if let Some(proof) = &proof {
                 let now = now.and_utc().timestamp();

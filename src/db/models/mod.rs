@@ -7,6 +7,7 @@ pub mod invitations;
 pub mod key_usage;
 pub mod memberships;
 pub mod server_secrets;
+pub mod shared_limits;
 pub mod trust_policies;
 pub mod used_once;
 pub mod users;

@@ -1,0 +1,2 @@
+DROP TABLE failure_windows;
+DROP TABLE rate_buckets;

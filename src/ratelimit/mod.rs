@@ -1,0 +1,338 @@
+//! Per-key (and per-user, per-customer) request rate limits, one per
+//! bucket across every replica: a GCRA ([`gcra`]) with one arrival time
+//! per bucket, so every answer says exactly how many requests are left and
+//! when the full limit is back.
+//!
+//! With a shared store ([`Shared`]), each replica keeps a view of the
+//! buckets: the store's arrival times as of the last sync, plus what it
+//! admitted itself since. It refuses on its own when its view is empty
+//! (the store can only be emptier), admits on its own while its view holds
+//! more than [`Rate::local_margin`], and asks the store, which decides
+//! under a lock, for the requests in between. Every [`SYNC_PERIOD`] it
+//! tells the store what it admitted and reads the buckets that are not
+//! full. So a key far from its limit costs no round trip, and a key at its
+//! limit is decided by the store: one limit for all replicas.
+//!
+//! Without a store, or while it is unreachable, the view is the bucket:
+//! limits are per replica. Full buckets hold no information and are
+//! dropped, so memory follows the keys active in the last second.
+//!
+//! [`SYNC_PERIOD`]: crate::shared::SYNC_PERIOD
+
+pub mod gcra;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::db::models::shared_limits::Consumed;
+use crate::error::ApiError;
+use crate::shared::{SYNC_PERIOD, Shared};
+use gcra::{Rate, now_us};
+
+/// Buckets a map holds before its first sweep; after a sweep, the next one
+/// waits until the map has doubled, so sweeping costs O(1) per request.
+const MIN_SWEEP_AT: usize = 1024;
+
+/// Whose bucket a request draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject<'a> {
+    /// An API key (or a trust policy), by id: its secret used directly,
+    /// its exchanges, and the tokens exchanged from it.
+    Key(&'a str),
+    /// A person, by user id: requests with a login token.
+    User(&'a str),
+    /// One customer in the portal, by [`customer_bucket`]: its sessions'
+    /// requests, at its workspace plan's limit.
+    Customer(&'a str),
+}
+
+impl Subject<'_> {
+    /// The bucket's name, here and in the shared store: ids are UUIDs; a
+    /// customer's `external_id` is the client's, so it goes in as a digest.
+    fn bucket(&self) -> String {
+        match self {
+            Self::Key(id) => format!("k:{id}"),
+            Self::User(id) => format!("u:{id}"),
+            Self::Customer(bucket) => {
+                use base64::Engine as _;
+                let digest = ring::digest::digest(&ring::digest::SHA256, bucket.as_bytes());
+                let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+                format!("c:{digest}")
+            }
+        }
+    }
+}
+
+/// The bucket of one customer of one workspace. Workspace ids are UUIDs,
+/// so the first `/` separates them from any `external_id`.
+pub fn customer_bucket(workspace_id: &str, external_id: &str) -> String {
+    format!("{workspace_id}/{external_id}")
+}
+
+/// The decision on one request, and what the `X-RateLimit-*` headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateStatus {
+    /// Requests per second.
+    pub limit: u32,
+    /// Requests that would pass right now after this one.
+    pub remaining: u32,
+    /// Unix seconds (rounded up) when the full limit is available again.
+    pub reset_unix: u64,
+    /// `Some(seconds)` when the request was refused.
+    pub retry_after_secs: Option<u64>,
+}
+
+impl RateStatus {
+    /// 429 `rate_limit_exceeded` if the request was refused.
+    pub fn check(&self) -> Result<(), ApiError> {
+        match self.retry_after_secs {
+            None => Ok(()),
+            Some(retry_after_secs) => Err(ApiError::RateLimited {
+                limit: self.limit,
+                retry_after_secs,
+            }),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct RateLimiter {
+    buckets: Mutex<Buckets>,
+    shared: Option<Arc<Shared>>,
+    /// When the view was last brought up to date with the store (unix µs).
+    synced_at: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Buckets {
+    views: HashMap<Box<str>, View>,
+    sweep_at: usize,
+}
+
+/// A replica's view of one bucket.
+#[derive(Debug, Clone, Copy)]
+struct View {
+    /// The store's arrival time as last seen, plus what this replica
+    /// admitted since (unix µs); without a store, the bucket itself.
+    tat: u64,
+    /// Requests admitted here that the store has not been told of.
+    unsynced: u32,
+    /// The bucket's limit when this replica last used it (0: only seen).
+    limit: u32,
+}
+
+/// What the view says of one request.
+enum Decision {
+    Answered(RateStatus),
+    /// Near the limit: the store decides, told of this replica's
+    /// `unsynced` admissions at the same time.
+    AskStore {
+        unsynced: u32,
+    },
+}
+
+impl RateLimiter {
+    /// Limits shared through `shared`, when there is one.
+    pub fn new(shared: Option<Arc<Shared>>) -> Self {
+        Self {
+            shared,
+            ..Self::default()
+        }
+    }
+
+    /// Counts one request of `subject` against `limit` req/s, now.
+    pub async fn acquire(&self, subject: Subject<'_>, limit: u32) -> RateStatus {
+        let bucket = subject.bucket();
+        let rate = Rate::per_second(limit);
+        let now = now_us();
+        let shared = self.shared.as_deref().filter(|s| !s.is_degraded());
+        let fresh = now.saturating_sub(self.synced_at.load(Ordering::Relaxed))
+            < 4 * SYNC_PERIOD.as_micros() as u64;
+        let unsynced = match self
+            .lock()
+            .decide(&bucket, rate, now, shared.map(|_| fresh))
+        {
+            Decision::Answered(status) => return status,
+            Decision::AskStore { unsynced } => unsynced,
+        };
+        let consumed = Consumed {
+            bucket: bucket.clone(),
+            add_us: i64::from(unsynced) * rate.interval as i64,
+            window_us: rate.window as i64,
+        };
+        let decided = match shared {
+            Some(shared) => {
+                shared
+                    .acquire_bucket(consumed, rate.interval as i64, now as i64)
+                    .await
+            }
+            None => None,
+        };
+        let mut buckets = self.lock();
+        match decided {
+            Some((admitted, tat)) => {
+                buckets.settle(&bucket, rate, admitted, tat.max(0) as u64, now)
+            }
+            // The store is unreachable: this replica decides alone.
+            None => buckets.decide(&bucket, rate, now, None).answered(),
+        }
+    }
+
+    /// Tells the store what this replica admitted on its own and brings
+    /// its view up to date; a failure leaves limits per replica until a
+    /// sync works. For a task that runs every [`SYNC_PERIOD`].
+    pub async fn sync(&self) {
+        let Some(shared) = &self.shared else { return };
+        let now = now_us();
+        let consumed = self.lock().take_unsynced();
+        if let Some(not_full) = shared.sync_buckets(consumed, now as i64).await {
+            self.lock().mirror(not_full, now);
+            self.synced_at.store(now, Ordering::Relaxed);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Buckets> {
+        self.buckets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Buckets held now (for tests of the memory bound).
+    pub fn len(&self) -> usize {
+        self.lock().views.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Decision {
+    fn answered(self) -> RateStatus {
+        match self {
+            Self::Answered(status) => status,
+            Self::AskStore { .. } => unreachable!("a replica deciding alone asks no store"),
+        }
+    }
+}
+
+impl Buckets {
+    /// The view's answer: `shared` is `None` when this replica decides
+    /// alone, else whether its view was synced lately (a stale view
+    /// admits nothing on its own).
+    fn decide(&mut self, bucket: &str, rate: Rate, now: u64, shared: Option<bool>) -> Decision {
+        let tat = self.views.get(bucket).map_or(now, |view| view.tat);
+        let (next, status) = match rate.admit(tat, now) {
+            Ok(admitted) => admitted,
+            Err(refused) => return Decision::Answered(refused),
+        };
+        let alone = shared.is_none();
+        let own =
+            alone || (shared == Some(true) && rate.remaining(next, now) >= rate.local_margin());
+        if !own {
+            let view = self
+                .views
+                .get_mut(bucket)
+                .map(|view| std::mem::take(&mut view.unsynced));
+            return Decision::AskStore {
+                unsynced: view.unwrap_or(0),
+            };
+        }
+        let view = match self.views.get_mut(bucket) {
+            Some(view) => view,
+            None => {
+                self.sweep(now);
+                self.views.entry(bucket.into()).or_insert(View {
+                    tat: now,
+                    unsynced: 0,
+                    limit: rate.limit,
+                })
+            }
+        };
+        view.tat = next;
+        view.limit = rate.limit;
+        if !alone {
+            view.unsynced += 1;
+        }
+        Decision::Answered(status)
+    }
+
+    /// Takes the store's decision: its arrival time, plus what this
+    /// replica admitted on its own while it was asked.
+    fn settle(
+        &mut self,
+        bucket: &str,
+        rate: Rate,
+        admitted: bool,
+        tat: u64,
+        now: u64,
+    ) -> RateStatus {
+        let view = self.views.entry(bucket.into()).or_insert(View {
+            tat,
+            unsynced: 0,
+            limit: rate.limit,
+        });
+        view.limit = rate.limit;
+        view.tat = tat.max(now) + u64::from(view.unsynced) * rate.interval;
+        if admitted {
+            rate.passed(view.tat, now)
+        } else {
+            rate.refused(view.tat, now)
+        }
+    }
+
+    /// What this replica admitted since the last sync, for the store.
+    fn take_unsynced(&mut self) -> Vec<Consumed> {
+        self.views
+            .iter_mut()
+            .filter(|(_, view)| view.unsynced > 0)
+            .map(|(bucket, view)| {
+                let rate = Rate::per_second(view.limit);
+                let unsynced = std::mem::take(&mut view.unsynced);
+                Consumed {
+                    bucket: bucket.to_string(),
+                    add_us: i64::from(unsynced) * rate.interval as i64,
+                    window_us: rate.window as i64,
+                }
+            })
+            .collect()
+    }
+
+    /// Replaces the view with the store's buckets that are not full, plus
+    /// what this replica admitted while it was asked. Buckets the store
+    /// has as full are full here too, and dropped.
+    fn mirror(&mut self, not_full: Vec<(String, i64)>, now: u64) {
+        let mut not_full: HashMap<String, u64> = not_full
+            .into_iter()
+            .map(|(bucket, tat)| (bucket, tat.max(0) as u64))
+            .collect();
+        self.views.retain(|bucket, view| {
+            let own = u64::from(view.unsynced) * Rate::per_second(view.limit).interval;
+            let stored = not_full.remove(&**bucket).unwrap_or(now).max(now);
+            view.tat = stored + own;
+            view.tat > now
+        });
+        for (bucket, tat) in not_full {
+            self.views.insert(
+                bucket.into(),
+                View {
+                    tat,
+                    unsynced: 0,
+                    limit: 0,
+                },
+            );
+        }
+    }
+
+    /// Drops full buckets once the map has grown enough since the last
+    /// sweep.
+    fn sweep(&mut self, now: u64) {
+        if self.views.len() < self.sweep_at.max(MIN_SWEEP_AT) {
+            return;
+        }
+        self.views
+            .retain(|_, view| view.tat > now || view.unsynced > 0);
+        self.sweep_at = self.views.len() * 2;
+    }
+}
