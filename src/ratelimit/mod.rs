@@ -124,6 +124,18 @@ struct View {
     limit: u32,
 }
 
+/// Where a replica stands with the store when it decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Footing {
+    /// No store: the view is the bucket.
+    Alone,
+    /// The store is unreachable: the view decides alone, and counts what
+    /// it admits for the store to learn when it answers again.
+    Cut,
+    /// The view decides far from the limit, if it was synced lately.
+    Shared { fresh: bool },
+}
+
 /// What the view says of one request.
 enum Decision {
     Answered(RateStatus),
@@ -148,13 +160,15 @@ impl RateLimiter {
         let bucket = subject.bucket();
         let rate = Rate::per_second(limit);
         let now = now_us();
-        let shared = self.shared.as_deref().filter(|s| !s.is_degraded());
-        let fresh = now.saturating_sub(self.synced_at.load(Ordering::Relaxed))
-            < 4 * SYNC_PERIOD.as_micros() as u64;
-        let unsynced = match self
-            .lock()
-            .decide(&bucket, rate, now, shared.map(|_| fresh))
-        {
+        let footing = match self.shared.as_deref() {
+            None => Footing::Alone,
+            Some(shared) if shared.is_degraded() => Footing::Cut,
+            Some(_) => Footing::Shared {
+                fresh: now.saturating_sub(self.synced_at.load(Ordering::Relaxed))
+                    < 4 * SYNC_PERIOD.as_micros() as u64,
+            },
+        };
+        let unsynced = match self.lock().decide(&bucket, rate, now, footing) {
             Decision::Answered(status) => return status,
             Decision::AskStore { unsynced } => unsynced,
         };
@@ -163,7 +177,7 @@ impl RateLimiter {
             add_us: i64::from(unsynced) * rate.interval as i64,
             window_us: rate.window as i64,
         };
-        let decided = match shared {
+        let decided = match self.shared.as_deref() {
             Some(shared) => {
                 shared
                     .acquire_bucket(consumed, rate.interval as i64, now as i64)
@@ -177,7 +191,10 @@ impl RateLimiter {
                 buckets.settle(&bucket, rate, admitted, tat.max(0) as u64, now)
             }
             // The store is unreachable: this replica decides alone.
-            None => buckets.decide(&bucket, rate, now, None).answered(),
+            None => {
+                buckets.hand_back(&bucket, unsynced);
+                buckets.decide(&bucket, rate, now, Footing::Cut).answered()
+            }
         }
     }
 
@@ -188,9 +205,22 @@ impl RateLimiter {
         let Some(shared) = &self.shared else { return };
         let now = now_us();
         let consumed = self.lock().take_unsynced();
-        if let Some(not_full) = shared.sync_buckets(consumed, now as i64).await {
-            self.lock().mirror(not_full, now);
-            self.synced_at.store(now, Ordering::Relaxed);
+        let told = consumed.clone();
+        match shared.sync_buckets(consumed, now as i64).await {
+            Some(not_full) => {
+                self.lock().mirror(not_full, now);
+                self.synced_at.store(now, Ordering::Relaxed);
+            }
+            // Told next time: what replicas admit while cut off still counts.
+            None => {
+                let mut buckets = self.lock();
+                for consumed in told {
+                    let interval = Rate::per_second(buckets.limit_of(&consumed.bucket)).interval;
+                    let count =
+                        u32::try_from(consumed.add_us / interval as i64).unwrap_or(u32::MAX);
+                    buckets.hand_back(&consumed.bucket, count);
+                }
+            }
         }
     }
 
@@ -218,18 +248,18 @@ impl Decision {
 }
 
 impl Buckets {
-    /// The view's answer: `shared` is `None` when this replica decides
-    /// alone, else whether its view was synced lately (a stale view
-    /// admits nothing on its own).
-    fn decide(&mut self, bucket: &str, rate: Rate, now: u64, shared: Option<bool>) -> Decision {
+    /// The view's answer, or the store's to ask.
+    fn decide(&mut self, bucket: &str, rate: Rate, now: u64, footing: Footing) -> Decision {
         let tat = self.views.get(bucket).map_or(now, |view| view.tat);
         let (next, status) = match rate.admit(tat, now) {
             Ok(admitted) => admitted,
             Err(refused) => return Decision::Answered(refused),
         };
-        let alone = shared.is_none();
-        let own =
-            alone || (shared == Some(true) && rate.remaining(next, now) >= rate.local_margin());
+        let own = match footing {
+            Footing::Alone | Footing::Cut => true,
+            // A stale view admits nothing on its own.
+            Footing::Shared { fresh } => fresh && rate.remaining(next, now) >= rate.local_margin(),
+        };
         if !own {
             let view = self
                 .views
@@ -252,10 +282,21 @@ impl Buckets {
         };
         view.tat = next;
         view.limit = rate.limit;
-        if !alone {
-            view.unsynced += 1;
+        if footing != Footing::Alone {
+            view.unsynced = view.unsynced.saturating_add(1);
         }
         Decision::Answered(status)
+    }
+
+    /// Gives back the admissions taken to tell a store that did not answer.
+    fn hand_back(&mut self, bucket: &str, unsynced: u32) {
+        if let Some(view) = self.views.get_mut(bucket) {
+            view.unsynced = view.unsynced.saturating_add(unsynced);
+        }
+    }
+
+    fn limit_of(&self, bucket: &str) -> u32 {
+        self.views.get(bucket).map_or(1, |view| view.limit)
     }
 
     /// Takes the store's decision: its arrival time, plus what this

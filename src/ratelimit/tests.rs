@@ -6,7 +6,7 @@ const START: u64 = 1_800_000_000 * SEC;
 /// A replica deciding alone (no store, or an unreachable one).
 fn alone(buckets: &mut Buckets, bucket: &str, limit: u32, now: u64) -> RateStatus {
     buckets
-        .decide(bucket, Rate::per_second(limit), now, None)
+        .decide(bucket, Rate::per_second(limit), now, Footing::Alone)
         .answered()
 }
 
@@ -85,19 +85,23 @@ fn a_shared_view_admits_alone_only_far_from_the_limit() {
     // From a full bucket, a replica admits on its own while more than half
     // the limit would be left.
     let mut own = 0;
-    while let Decision::Answered(status) = buckets.decide("k:a", rate, START, Some(true)) {
+    while let Decision::Answered(status) =
+        buckets.decide("k:a", rate, START, Footing::Shared { fresh: true })
+    {
         assert_eq!(status.retry_after_secs, None);
         own += 1;
     }
     assert_eq!(own, 5);
     // Then the store decides, told of the five admitted here.
-    let Decision::AskStore { unsynced } = buckets.decide("k:a", rate, START, Some(true)) else {
+    let Decision::AskStore { unsynced } =
+        buckets.decide("k:a", rate, START, Footing::Shared { fresh: true })
+    else {
         panic!("the store decides near the limit");
     };
     assert_eq!(unsynced, 0, "already handed over by the first ask");
     // A stale view admits nothing on its own.
     assert!(matches!(
-        buckets.decide("k:b", rate, START, Some(false)),
+        buckets.decide("k:b", rate, START, Footing::Shared { fresh: false }),
         Decision::AskStore { unsynced: 0 }
     ));
 }
@@ -108,13 +112,18 @@ fn a_view_refuses_on_its_own_when_it_is_empty() {
     let rate = Rate::per_second(4);
     // The store says the bucket is empty (others used it up).
     buckets.mirror(vec![("k:a".to_owned(), (START + SEC) as i64)], START);
-    match buckets.decide("k:a", rate, START, Some(true)) {
+    match buckets.decide("k:a", rate, START, Footing::Shared { fresh: true }) {
         Decision::Answered(status) => assert_eq!(status.retry_after_secs, Some(1)),
         Decision::AskStore { .. } => panic!("an empty view needs no store to refuse"),
     }
     // A quarter second later one slot is back: the store decides it.
     assert!(matches!(
-        buckets.decide("k:a", rate, START + SEC / 4, Some(true)),
+        buckets.decide(
+            "k:a",
+            rate,
+            START + SEC / 4,
+            Footing::Shared { fresh: true }
+        ),
         Decision::AskStore { .. }
     ));
 }
@@ -124,7 +133,7 @@ fn a_sync_hands_over_what_was_admitted_and_takes_the_stores_view() {
     let mut buckets = Buckets::default();
     let rate = Rate::per_second(100);
     for _ in 0..3 {
-        buckets.decide("k:a", rate, START, Some(true));
+        buckets.decide("k:a", rate, START, Footing::Shared { fresh: true });
     }
     let consumed = buckets.take_unsynced();
     assert_eq!(
@@ -137,7 +146,7 @@ fn a_sync_hands_over_what_was_admitted_and_takes_the_stores_view() {
     );
     assert!(buckets.take_unsynced().is_empty(), "handed over once");
     // One more admitted while the sync was on its way.
-    buckets.decide("k:a", rate, START, Some(true));
+    buckets.decide("k:a", rate, START, Footing::Shared { fresh: true });
     // The store has the others' use of k:a too, and a bucket never used here.
     let stored = START + 50 * 10_000;
     buckets.mirror(
@@ -150,7 +159,7 @@ fn a_sync_hands_over_what_was_admitted_and_takes_the_stores_view() {
     assert_eq!(buckets.views["k:a"].tat, stored + 10_000);
     assert_eq!(buckets.views["k:a"].unsynced, 1);
     assert!(matches!(
-        buckets.decide("k:b", rate, START, Some(true)),
+        buckets.decide("k:b", rate, START, Footing::Shared { fresh: true }),
         Decision::Answered(RateStatus {
             retry_after_secs: Some(_),
             ..
@@ -170,4 +179,24 @@ fn the_stores_decision_counts_what_was_admitted_while_asking() {
     assert_eq!((status.retry_after_secs, status.remaining), (None, 5));
     let status = buckets.settle("k:a", rate, false, START + SEC, START);
     assert_eq!(status.retry_after_secs, Some(1));
+}
+
+#[test]
+fn cut_off_from_the_store_a_view_limits_alone_and_keeps_count_for_it() {
+    let mut buckets = Buckets::default();
+    let rate = Rate::per_second(4);
+    let passed = (0..6)
+        .filter(|_| {
+            buckets
+                .decide("k:a", rate, START, Footing::Cut)
+                .answered()
+                .retry_after_secs
+                .is_none()
+        })
+        .count();
+    assert_eq!(passed, 4, "a full bucket, then the limit");
+    let told = buckets.take_unsynced();
+    assert_eq!(told[0].add_us, 4 * 250_000, "the store learns all four");
+    buckets.hand_back("k:a", 4);
+    assert_eq!(buckets.views["k:a"].unsynced, 4, "kept for the next sync");
 }

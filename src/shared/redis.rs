@@ -26,8 +26,10 @@ local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 for i = 2, #ARGV, 3 do
   local window = tonumber(ARGV[i + 2])
-  local tat = math.max(tonumber(redis.call('ZSCORE', KEYS[1], ARGV[i])) or now, now)
-  redis.call('ZADD', KEYS[1], math.min(tat + tonumber(ARGV[i + 1]), now + window), ARGV[i])
+  local stored = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[i])) or now
+  -- Never more than a window owed, never lower than it was.
+  local tat = math.max(math.min(math.max(stored, now) + tonumber(ARGV[i + 1]), now + window), stored)
+  redis.call('ZADD', KEYS[1], tat, ARGV[i])
 end
 -- ARGV[1] as given: Lua would print the number with 14 digits.
 return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES')
@@ -36,8 +38,8 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES'
 /// One request (ARGV: now, bucket, add, interval, window): `{admitted, tat}`.
 const ACQUIRE: &str = r"
 local now, add, interval, window = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local tat = math.max(tonumber(redis.call('ZSCORE', KEYS[1], ARGV[2])) or now, now)
-tat = math.min(tat + add, now + window)
+local stored = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[2])) or now
+local tat = math.max(math.min(math.max(stored, now) + add, now + window), stored)
 local admitted = 0
 if tat + interval - now <= window then
   tat = tat + interval

@@ -281,10 +281,12 @@ impl TestApp {
             .with_usage_flush_period(std::time::Duration::from_secs(24 * 3600));
         assert!(server.bootstrapped.is_none(), "the database is shared");
         let base = format!("http://{}", server.local_addr());
+        let state = server.state();
         tokio::spawn(server.run());
         Replica {
             base,
             client: http_client(),
+            state,
         }
     }
 
@@ -502,6 +504,7 @@ impl TestApp {
 pub struct Replica {
     pub base: String,
     pub client: reqwest::Client,
+    pub state: actix_web::web::Data<AppState>,
 }
 
 impl Replica {

@@ -29,6 +29,7 @@ mod people;
 mod portal;
 mod rate_limits;
 mod readiness;
+mod replicas;
 mod request_log;
 mod rotation;
 mod schemathesis;

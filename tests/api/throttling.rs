@@ -54,7 +54,7 @@ async fn outcome(request: RequestBuilder) -> (u16, Value, Option<u64>) {
 /// addresses and keys) until one run starts and ends in the same minute.
 /// Throttling counts per fixed minute, and a run crossing a boundary would
 /// be split across two; two runs in a row cannot both cross one.
-async fn within_one_minute<T, F, Fut>(mut run: F) -> T
+pub(crate) async fn within_one_minute<T, F, Fut>(mut run: F) -> T
 where
     F: FnMut(u8) -> Fut,
     Fut: std::future::Future<Output = T>,

@@ -68,7 +68,8 @@ pub fn sync_buckets(
             "INSERT INTO rate_buckets (bucket, tat, window_us) \
              SELECT b, $4 + LEAST(a, w), w FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(b, a, w) \
              ON CONFLICT (bucket) DO UPDATE SET \
-               tat = LEAST(GREATEST(rate_buckets.tat, $4) + (excluded.tat - $4), $4 + excluded.window_us), \
+               tat = GREATEST(LEAST(GREATEST(rate_buckets.tat, $4) + (excluded.tat - $4), \
+                 $4 + excluded.window_us), rate_buckets.tat), \
                window_us = excluded.window_us",
         )
         .bind::<Array<Text>, _>(&buckets)
@@ -110,7 +111,7 @@ pub fn acquire_bucket(
                 .bind::<Text, _>(&consumed.bucket)
                 .get_result::<Tat>(conn)?;
         let window = consumed.window_us;
-        let base = (tat.max(now_us) + consumed.add_us.min(window)).min(now_us + window);
+        let base = capped(tat, consumed.add_us, window, now_us);
         let admitted = base + interval_us - now_us <= window;
         let tat = if admitted { base + interval_us } else { base };
         diesel::sql_query("UPDATE rate_buckets SET tat = $2, window_us = $3 WHERE bucket = $1")
@@ -120,6 +121,16 @@ pub fn acquire_bucket(
             .execute(conn)?;
         Ok((admitted, tat))
     })
+}
+
+/// `tat` after `add_us` more at `now_us`: never owing more than a window,
+/// and never lower than it was. A replica's `now` may be a little older
+/// than the last writer's; a cap at its own `now + window` must not give
+/// back what the other took.
+pub fn capped(tat: i64, add_us: i64, window_us: i64, now_us: i64) -> i64 {
+    (tat.max(now_us) + add_us.min(window_us))
+        .min(now_us + window_us)
+        .max(tat)
 }
 
 /// Adds `delta` (never below zero) to each key's failures in `window`,
