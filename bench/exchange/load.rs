@@ -198,9 +198,12 @@ async fn run(
     duration: Duration,
     rate: Option<f64>,
 ) -> RunStats {
+    // Several replicas: `addr` lists them, and connections take turns.
+    let addrs: Vec<&str> = addr.split(',').collect();
     let mut opened = Vec::with_capacity(connections);
     for k in 0..connections {
-        opened.push(Connection::open(addr, 0x9E37_79B9_7F4A_7C15 ^ ((k as u64 + 1) * 7919)).await);
+        let seed = 0x9E37_79B9_7F4A_7C15 ^ ((k as u64 + 1) * 7919);
+        opened.push(Connection::open(addrs[k % addrs.len()], seed).await);
     }
     let start = tokio::time::Instant::now() + Duration::from_millis(10);
     let deadline = start + duration;

@@ -13,6 +13,7 @@
 mod floor;
 mod load;
 mod once;
+mod replicas;
 mod seed;
 mod server;
 mod workload;
@@ -60,6 +61,14 @@ struct Args {
     /// a trust policy, its issuer's JWKS served from this process.
     #[arg(long, action = ArgAction::Set, default_value_t = true)]
     federated: bool,
+    /// Extra rows: PostgreSQL, `--hot` keys, this many replicas at once
+    /// (the load generator takes turns over them), e.g. `1,2,3`.
+    #[arg(long, value_delimiter = ',')]
+    replicas: Vec<usize>,
+    /// With `--replicas`: the same rows again with limits shared in this
+    /// Redis instead of PostgreSQL.
+    #[arg(long)]
+    redis: Option<String>,
     // `cargo bench` passes --bench to every bench target.
     #[arg(long, hide = true)]
     bench: bool,
@@ -93,6 +102,9 @@ fn main() {
             rows.extend(runtime.block_on(scenario(&args, backend, keys, seconds)));
         }
     }
+    if !args.replicas.is_empty() {
+        rows.extend(runtime.block_on(replicas::rows(&args, seconds)));
+    }
     let floor = floor::Floor::measure(Duration::from_secs(2));
     print_report(&rows, &floor);
 }
@@ -111,6 +123,7 @@ async fn scenario(args: &Args, backend: &str, keys: usize, seconds: Duration) ->
     );
     let mut in_use = vec![args.hot.min(keys), keys];
     in_use.dedup();
+    let target = Target::single(backend);
     let mut rows = Vec::new();
     for in_use in in_use {
         // The first keys: the seed gives each a random secret, so any
@@ -120,7 +133,7 @@ async fn scenario(args: &Args, backend: &str, keys: usize, seconds: Duration) ->
             secrets: secrets.clone(),
             proofs: None,
         };
-        let row = run(args, &db, backend, keys, in_use, &plain, seconds).await;
+        let row = run(args, &db, &target, keys, in_use, &plain, seconds).await;
         let plain_rate = row.saturation;
         rows.push(row);
         if in_use > args.hot {
@@ -136,7 +149,7 @@ async fn scenario(args: &Args, backend: &str, keys: usize, seconds: Duration) ->
                 plain_rate,
                 make: &with_proofs,
             };
-            rows.push(run_once_each(args, &db, backend, keys, in_use, once, seconds).await);
+            rows.push(run_once_each(args, &db, &target, keys, in_use, once, seconds).await);
         }
         if args.federated {
             let issuer = WorkloadIssuer::start();
@@ -149,7 +162,7 @@ async fn scenario(args: &Args, backend: &str, keys: usize, seconds: Duration) ->
                 plain_rate,
                 make: &exchanges,
             };
-            rows.push(run_once_each(args, &db, backend, keys, 1, once, seconds).await);
+            rows.push(run_once_each(args, &db, &target, keys, 1, once, seconds).await);
         }
     }
     rows
@@ -168,7 +181,7 @@ struct OnceEach<'a> {
 async fn run_once_each(
     args: &Args,
     db: &seed::BenchDb,
-    backend: &str,
+    target: &Target<'_>,
     keys: usize,
     in_use: usize,
     once: OnceEach<'_>,
@@ -194,7 +207,7 @@ async fn run_once_each(
     run_phases(
         args,
         db,
-        backend,
+        target,
         (keys, in_use),
         once.variant,
         phases,
@@ -203,11 +216,30 @@ async fn run_once_each(
     .await
 }
 
+/// Where a row's servers run: one or several replicas, limits shared in
+/// the database or in Redis.
+struct Target<'a> {
+    /// The row's backend column.
+    label: String,
+    replicas: usize,
+    redis: Option<&'a str>,
+}
+
+impl Target<'_> {
+    fn single(backend: &str) -> Self {
+        Self {
+            label: backend.to_owned(),
+            replicas: 1,
+            redis: None,
+        }
+    }
+}
+
 /// One row: a fresh server on `db`, exchanging the keys of `traffic`.
 async fn run(
     args: &Args,
     db: &seed::BenchDb,
-    backend: &str,
+    target: &Target<'_>,
     keys: usize,
     in_use: usize,
     traffic: &Traffic,
@@ -219,7 +251,7 @@ async fn run(
         saturation: traffic.clone(),
         half_load: Box::new(move |_| half_load.clone()),
     };
-    run_phases(args, db, backend, (keys, in_use), "", phases, seconds).await
+    run_phases(args, db, target, (keys, in_use), "", phases, seconds).await
 }
 
 /// What each phase of a row sends; the half-load traffic is made from the
@@ -233,14 +265,15 @@ struct Phases<'a> {
 async fn run_phases(
     args: &Args,
     db: &seed::BenchDb,
-    backend: &str,
+    target: &Target<'_>,
     (keys, in_use): (usize, usize),
     variant: &'static str,
     phases: Phases<'_>,
     seconds: Duration,
 ) -> Row {
-    let server = server::Server::start(&args.server, &db.url);
-    let addr = server.addr.clone();
+    let backend = &target.label;
+    let server = server::Servers::start(&args.server, &db.url, target.replicas, target.redis);
+    let addr = server.addr();
     let label = if variant.is_empty() {
         String::new()
     } else {

@@ -24,8 +24,12 @@ use crate::db::{self, Pool};
 /// reads the buckets the others are using.
 pub const SYNC_PERIOD: Duration = Duration::from_millis(50);
 
-/// The longest a request waits for the store before it is unreachable.
-const TIMEOUT: Duration = Duration::from_millis(500);
+/// The longest a call waits for the store before it counts as
+/// unreachable. Generous: a store that is down refuses connections at
+/// once, and after the first failure no request waits for it (the syncs
+/// probe it); a busy store answering late must not flip limits to per
+/// replica.
+const TIMEOUT: Duration = Duration::from_secs(2);
 
 enum Store {
     Postgres(Pool),

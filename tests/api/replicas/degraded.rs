@@ -28,6 +28,13 @@ async fn wait_for_mode(cluster: &Cluster, replica: usize, mode: &str) {
     .await;
 }
 
+/// Times the replicas lost the store since they started.
+fn fallbacks(cluster: &Cluster) -> u64 {
+    (cluster.states.iter())
+        .map(|state| state.shared.as_ref().map_or(0, |s| s.fallbacks()))
+        .sum()
+}
+
 /// A burst of twice the limit on every replica at once, on a fresh key:
 /// the successes per replica, and how long the burst took.
 async fn burst(cluster: &Cluster) -> (Vec<usize>, Duration) {
@@ -79,6 +86,11 @@ async fn limits_fall_back_to_each_replica_while_redis_is_out_of_reach_and_come_b
     }
     // Shared: one bucket for both replicas.
     let (shared, elapsed) = burst(&cluster).await;
+    assert_eq!(
+        fallbacks(&cluster),
+        0,
+        "the store was lost during the burst"
+    );
     eprintln!(
         "degraded test, shared: {shared:?} passed of {} each in {elapsed:?}",
         2 * LIMIT
@@ -113,7 +125,13 @@ async fn limits_fall_back_to_each_replica_while_redis_is_out_of_reach_and_come_b
     for replica in 0..2 {
         wait_for_mode(&cluster, replica, "shared").await;
     }
+    let lost = fallbacks(&cluster);
     let (again, elapsed) = burst(&cluster).await;
+    assert_eq!(
+        fallbacks(&cluster),
+        lost,
+        "the store was lost during the burst"
+    );
     eprintln!(
         "degraded test, shared again: {again:?} passed of {} each in {elapsed:?}",
         2 * LIMIT
