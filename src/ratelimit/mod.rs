@@ -36,6 +36,15 @@ use gcra::{Rate, now_us};
 /// waits until the map has doubled, so sweeping costs O(1) per request.
 const MIN_SWEEP_AT: usize = 1024;
 
+/// A replica tells the store of a bucket's admissions once they are a
+/// quarter of its limit, or a second old, whichever comes first; not at
+/// every sync. So the others' views miss at most a quarter bucket per
+/// replica, less than the half that [`Rate::local_margin`] keeps in hand
+/// for up to three replicas, while a key far from its limit costs the
+/// store one write a second per replica, not one every sync.
+const TELL_AT_PART_OF_LIMIT: u32 = 4;
+const TELL_WITHIN_US: u64 = 1_000_000;
+
 /// Whose bucket a request draws from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject<'a> {
@@ -122,6 +131,8 @@ struct View {
     unsynced: u32,
     /// The bucket's limit when this replica last used it (0: only seen).
     limit: u32,
+    /// When the oldest of the `unsynced` admissions was made (unix µs).
+    unsynced_since: u64,
 }
 
 /// Where a replica stands with the store when it decides.
@@ -204,7 +215,7 @@ impl RateLimiter {
     pub async fn sync(&self) {
         let Some(shared) = &self.shared else { return };
         let now = now_us();
-        let consumed = self.lock().take_unsynced();
+        let consumed = self.lock().take_unsynced(now);
         let told = consumed.clone();
         match shared.sync_buckets(consumed, now as i64).await {
             Some(not_full) => {
@@ -277,12 +288,16 @@ impl Buckets {
                     tat: now,
                     unsynced: 0,
                     limit: rate.limit,
+                    unsynced_since: now,
                 })
             }
         };
         view.tat = next;
         view.limit = rate.limit;
         if footing != Footing::Alone {
+            if view.unsynced == 0 {
+                view.unsynced_since = now;
+            }
             view.unsynced = view.unsynced.saturating_add(1);
         }
         Decision::Answered(status)
@@ -313,6 +328,7 @@ impl Buckets {
             tat,
             unsynced: 0,
             limit: rate.limit,
+            unsynced_since: now,
         });
         view.limit = rate.limit;
         view.tat = tat.max(now) + u64::from(view.unsynced) * rate.interval;
@@ -323,11 +339,16 @@ impl Buckets {
         }
     }
 
-    /// What this replica admitted since the last sync, for the store.
-    fn take_unsynced(&mut self) -> Vec<Consumed> {
+    /// What this replica admitted since it last told the store, for the
+    /// buckets where that is due.
+    fn take_unsynced(&mut self, now: u64) -> Vec<Consumed> {
         self.views
             .iter_mut()
-            .filter(|(_, view)| view.unsynced > 0)
+            .filter(|(_, view)| {
+                view.unsynced > 0
+                    && (view.unsynced.saturating_mul(TELL_AT_PART_OF_LIMIT) >= view.limit
+                        || now.saturating_sub(view.unsynced_since) >= TELL_WITHIN_US)
+            })
             .map(|(bucket, view)| {
                 let rate = Rate::per_second(view.limit);
                 let unsynced = std::mem::take(&mut view.unsynced);
@@ -361,6 +382,7 @@ impl Buckets {
                     tat,
                     unsynced: 0,
                     limit: 0,
+                    unsynced_since: now,
                 },
             );
         }

@@ -135,7 +135,9 @@ fn a_sync_hands_over_what_was_admitted_and_takes_the_stores_view() {
     for _ in 0..3 {
         buckets.decide("k:a", rate, START, Footing::Shared { fresh: true });
     }
-    let consumed = buckets.take_unsynced();
+    // Three of a hundred: told within a second, not at every sync.
+    assert!(buckets.take_unsynced(START + SEC / 2).is_empty());
+    let consumed = buckets.take_unsynced(START + SEC);
     assert_eq!(
         consumed,
         [Consumed {
@@ -144,7 +146,10 @@ fn a_sync_hands_over_what_was_admitted_and_takes_the_stores_view() {
             window_us: SEC as i64,
         }]
     );
-    assert!(buckets.take_unsynced().is_empty(), "handed over once");
+    assert!(
+        buckets.take_unsynced(START + SEC).is_empty(),
+        "handed over once"
+    );
     // One more admitted while the sync was on its way.
     buckets.decide("k:a", rate, START, Footing::Shared { fresh: true });
     // The store has the others' use of k:a too, and a bucket never used here.
@@ -195,7 +200,8 @@ fn cut_off_from_the_store_a_view_limits_alone_and_keeps_count_for_it() {
         })
         .count();
     assert_eq!(passed, 4, "a full bucket, then the limit");
-    let told = buckets.take_unsynced();
+    // Four of four: a quarter of the limit and more, told at once.
+    let told = buckets.take_unsynced(START);
     assert_eq!(told[0].add_us, 4 * 250_000, "the store learns all four");
     buckets.hand_back("k:a", 4);
     assert_eq!(buckets.views["k:a"].unsynced, 4, "kept for the next sync");
