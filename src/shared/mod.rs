@@ -191,28 +191,32 @@ impl Shared {
     /// Adds `delta` to the failures of each of `keys` in `window`; the
     /// counts after. `None` when degraded.
     pub async fn add_failures(&self, keys: &[&str], delta: i32, window: i64) -> Option<Vec<u32>> {
-        if self.is_degraded() {
-            return None;
-        }
-        let hashed = hashed(keys);
-        match &self.store {
-            Store::Postgres(pool) => {
-                self.answer(db::run_unfenced(pool, move |conn| {
-                    let keys: Vec<&str> = hashed.iter().map(String::as_str).collect();
-                    Ok(shared_limits::add_failures(conn, &keys, delta, window)?)
-                }))
-                .await
-            }
-            Store::Redis(redis) => {
-                let keys: Vec<&str> = hashed.iter().map(String::as_str).collect();
-                self.answer(redis.add_failures(&keys, delta, window, TIMEOUT))
-                    .await
-            }
-        }
+        self.on_failure_keys(
+            keys,
+            move |conn, keys| shared_limits::add_failures(conn, keys, delta, window),
+            async |redis, keys| redis.add_failures(keys, delta, window, TIMEOUT).await,
+        )
+        .await
     }
 
     /// The failures of each of `keys` in `window`. `None` when degraded.
     pub async fn read_failures(&self, keys: &[&str], window: i64) -> Option<Vec<u32>> {
+        self.on_failure_keys(
+            keys,
+            move |conn, keys| shared_limits::read_failures(conn, keys, window),
+            async |redis, keys| redis.read_failures(keys, window, TIMEOUT).await,
+        )
+        .await
+    }
+
+    /// Runs one operation on the store's counters of `keys` (as digests):
+    /// `postgres` or `redis`, whichever holds them. `None` when degraded.
+    async fn on_failure_keys<T: Send + 'static>(
+        &self,
+        keys: &[&str],
+        postgres: impl FnOnce(&mut db::DbConnection, &[&str]) -> diesel::QueryResult<T> + Send + 'static,
+        redis: impl AsyncFnOnce(&redis::RedisStore, &[&str]) -> ::redis::RedisResult<T>,
+    ) -> Option<T> {
         if self.is_degraded() {
             return None;
         }
@@ -221,14 +225,13 @@ impl Shared {
             Store::Postgres(pool) => {
                 self.answer(db::run_unfenced(pool, move |conn| {
                     let keys: Vec<&str> = hashed.iter().map(String::as_str).collect();
-                    Ok(shared_limits::read_failures(conn, &keys, window)?)
+                    Ok(postgres(conn, &keys)?)
                 }))
                 .await
             }
-            Store::Redis(redis) => {
+            Store::Redis(store) => {
                 let keys: Vec<&str> = hashed.iter().map(String::as_str).collect();
-                self.answer(redis.read_failures(&keys, window, TIMEOUT))
-                    .await
+                self.answer(redis(store, &keys)).await
             }
         }
     }
