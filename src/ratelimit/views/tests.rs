@@ -1,4 +1,6 @@
 use super::*;
+use crate::error::ApiError;
+use crate::ratelimit::Subject;
 
 const SEC: u64 = 1_000_000;
 const START: u64 = 1_800_000_000 * SEC;
