@@ -73,10 +73,10 @@ impl Rate {
     }
 
     /// What a replica may still admit on its own from its view of a shared
-    /// bucket: the store decides the rest. Half the limit, so that replicas
-    /// admitting at once from one stale view overshoot by at most half a
-    /// bucket, and never once a bucket is near empty, which is when limits
-    /// bite.
+    /// bucket: the store decides the rest. Half the limit, so that a burst
+    /// on a full bucket spread over N replicas overshoots by at most half a
+    /// bucket per other replica, once, and never once a bucket is near
+    /// empty, which is when limits bite.
     pub fn local_margin(&self) -> u64 {
         u64::from(self.limit / 2).max(1)
     }

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::db::models::shared_limits::Consumed;
 use crate::error::ApiError;
-use crate::shared::{SYNC_PERIOD, Shared};
+use crate::shared::Shared;
 use gcra::{Rate, now_us};
 use views::{Buckets, Decision, Footing};
 
@@ -93,6 +93,12 @@ impl RateStatus {
     }
 }
 
+/// A view not synced for this long admits nothing on its own. Syncs run
+/// every [`SYNC_PERIOD`](crate::shared::SYNC_PERIOD); a second without
+/// one means the store is slow, and a shorter bound would send every
+/// request to it just then.
+const STALE_AFTER_US: u64 = 1_000_000;
+
 #[derive(Default)]
 pub struct RateLimiter {
     buckets: Mutex<Buckets>,
@@ -119,8 +125,7 @@ impl RateLimiter {
             None => Footing::Alone,
             Some(shared) if shared.is_degraded() => Footing::Cut,
             Some(_) => Footing::Shared {
-                fresh: now.saturating_sub(self.synced_at.load(Ordering::Relaxed))
-                    < 4 * SYNC_PERIOD.as_micros() as u64,
+                fresh: now.saturating_sub(self.synced_at.load(Ordering::Relaxed)) < STALE_AFTER_US,
             },
         };
         let unsynced = match self.lock().decide(&bucket, rate, now, footing) {
@@ -155,7 +160,8 @@ impl RateLimiter {
 
     /// Tells the store what this replica admitted on its own and brings
     /// its view up to date; a failure leaves limits per replica until a
-    /// sync works. For a task that runs every [`SYNC_PERIOD`].
+    /// sync works. For a task that runs every
+    /// [`SYNC_PERIOD`](crate::shared::SYNC_PERIOD).
     pub async fn sync(&self) {
         let Some(shared) = &self.shared else { return };
         let now = now_us();

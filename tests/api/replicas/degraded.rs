@@ -114,9 +114,10 @@ async fn limits_fall_back_to_each_replica_while_redis_is_out_of_reach_and_come_b
     one_bucket_for_both(&cluster, "shared again").await;
 }
 
-/// A burst on both replicas passes one bucket's worth in all (and at most
-/// the half more that replicas may admit from one view of a full bucket),
-/// with the store reachable throughout.
+/// A burst on both replicas passes one bucket's worth in all, and at most
+/// the half bucket more that the other replica may admit from its view of
+/// the full bucket (the store's bucket and each view refill meanwhile),
+/// with the store reachable throughout. Per replica it would be two.
 async fn one_bucket_for_both(cluster: &Cluster, phase: &str) {
     let limit = LIMIT as usize;
     let lost = fallbacks(cluster);
@@ -132,7 +133,7 @@ async fn one_bucket_for_both(cluster: &Cluster, phase: &str) {
     );
     let total: usize = passed.iter().sum();
     assert!(
-        (limit..=limit * 3 / 2 + refill(elapsed)).contains(&total),
+        (limit..=limit * 3 / 2 + 2 * refill(elapsed)).contains(&total),
         "{phase}: {passed:?} in {elapsed:?}"
     );
 }
