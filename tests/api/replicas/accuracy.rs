@@ -133,14 +133,15 @@ async fn one_replica_limits_within_specs_range(store: Store) {
     cells_within_specs_range(store, 1).await;
 }
 
-async fn three_replicas_limit_as_one_within_specs_range(store: Store) {
-    if store == Store::Memory {
-        return; // SQLite is one node.
-    }
-    cells_within_specs_range(store, 3).await;
+on_every_store!(one_replica_limits_within_specs_range);
+
+// SQLite is one node: three replicas share PostgreSQL, limits in it or in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_three_replicas_limit_as_one_within_specs_range() {
+    cells_within_specs_range(Store::Postgres, 3).await;
 }
 
-on_every_store!(
-    one_replica_limits_within_specs_range,
-    three_replicas_limit_as_one_within_specs_range,
-);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_three_replicas_limit_as_one_within_specs_range() {
+    cells_within_specs_range(Store::Redis, 3).await;
+}
