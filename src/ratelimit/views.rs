@@ -184,9 +184,12 @@ impl Buckets {
             .collect()
     }
 
-    /// Replaces the view with the store's buckets that are not full, plus
-    /// what this replica admitted while it was asked. Buckets the store
-    /// has as full are full here too, and dropped.
+    /// Brings the view up to the store's buckets that are not full, plus
+    /// what this replica admitted and has not told yet. A view never goes
+    /// back: the store was read before this replica's latest decisions by
+    /// the store (`settle`) may have landed, and an older reading would
+    /// hand their slots out again. Buckets full in the store and here are
+    /// dropped.
     pub(super) fn mirror(&mut self, not_full: Vec<(String, i64)>, now: u64) {
         let mut not_full: HashMap<String, u64> = not_full
             .into_iter()
@@ -195,7 +198,7 @@ impl Buckets {
         self.views.retain(|bucket, view| {
             let own = u64::from(view.unsynced) * Rate::per_second(view.limit).interval;
             let stored = not_full.remove(&**bucket).unwrap_or(now).max(now);
-            view.tat = stored + own;
+            view.tat = view.tat.max(stored + own);
             view.tat > now
         });
         for (bucket, tat) in not_full {

@@ -208,3 +208,23 @@ fn cut_off_from_the_store_a_view_limits_alone_and_keeps_count_for_it() {
     buckets.hand_back("k:a", 4);
     assert_eq!(buckets.views["k:a"].unsynced, 4, "kept for the next sync");
 }
+
+#[test]
+fn a_sync_read_before_the_stores_last_decision_does_not_hand_its_slot_out_again() {
+    let mut buckets = Buckets::default();
+    let rate = Rate::per_second(3);
+    // The store decided a request and left the bucket empty...
+    buckets.settle("k:a", rate, true, START + SEC, START);
+    // ...after a sync had read it with one slot left.
+    buckets.mirror(
+        vec![("k:a".to_owned(), (START + 2 * SEC / 3) as i64)],
+        START,
+    );
+    assert!(matches!(
+        buckets.decide("k:a", rate, START, Footing::Shared { fresh: true }),
+        Decision::Answered(RateStatus {
+            retry_after_secs: Some(_),
+            ..
+        })
+    ));
+}
